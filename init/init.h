@@ -1,0 +1,197 @@
+/* init — PID 1 itself: configuration, the agent struct, the event loop,
+ * the init log, boot, signals, reaping and shutdown.
+ *
+ * Promises:
+ * - There is exactly one `struct agent`; it is the only mutable state of
+ *   the process and is passed explicitly to every function that needs it.
+ * - The loop is single-threaded. Handlers run to completion and must not
+ *   block; every fd they own is non-blocking and close-on-exec.
+ * - A watch released with loop_release() stays valid memory until the
+ *   current batch of events has been dispatched, so a handler may close any
+ *   connection, including one with events still pending in the batch.
+ * - The config functions are pure (no I/O, no agent): unit-tested and safe
+ *   to call on any input.
+ * - agent_shutdown() never returns to a state where PID 1 exits early: in a
+ *   VM it ends in reboot(2); in a namespace or as a subreaper it ends in
+ *   exit() with the main task's status.
+ */
+#ifndef TASKINIT_INIT_H
+#define TASKINIT_INIT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ---- configuration (pure; init/cmdline.c) ---- */
+
+enum log_level { LL_ERROR, LL_WARN, LL_INFO, LL_DEBUG };
+
+/* What PID 1 does when the main task exits. */
+enum main_action { MAIN_POWEROFF, MAIN_REBOOT, MAIN_STAY };
+
+#define CONFIG_MAX_CIDS 16
+#define CONFIG_MAX_MAIN_ARGS 64
+#define CONFIG_MAIN_BUF 4096
+#define CONFIG_PATH_MAX 108 /* sizeof(sun_path) */
+
+struct config {
+	bool debug;
+	enum log_level log_level;
+	char hostname[65];
+	unsigned control_port;
+	unsigned debug_port;
+	bool allow_any_cid;
+	unsigned n_allow_cids;
+	uint32_t allow_cids[CONFIG_MAX_CIDS];
+	unsigned grace_s;
+	char control_unix[CONFIG_PATH_MAX];
+	enum main_action main_action;
+	unsigned max_conns;
+	unsigned idle_timeout_s;
+	unsigned max_line;
+	/* The main task's argv, NULL-terminated, strings stored in main_buf. */
+	int main_argc;
+	char *main_argv[CONFIG_MAX_MAIN_ARGS + 1];
+	char main_buf[CONFIG_MAIN_BUF];
+	size_t main_buf_used;
+};
+
+/* Called for every task.* word that is unknown or has a bad value. */
+typedef void (*config_warn_fn)(void *ctx, const char *word, const char *why);
+
+void config_defaults(struct config *c);
+/* Applies one key (with or without value). Returns 0 when applied, -1 when
+ * the value is invalid (why says how), 1 when the key is not a task.* key
+ * taskinit knows. Keys outside the task. namespace return 1 too. */
+int config_set(struct config *c, const char *key, const char *val, const char **why);
+/* A kernel command line: words split on spaces, double quotes group
+ * (`task.main="/bin/app -x"`), everything after a bare `--` becomes the
+ * main task's argv unless one is already set. */
+void config_parse_cmdline(struct config *c, const char *line, config_warn_fn warn, void *ctx);
+/* init's own argv: task.* words before `--` (key=value or bare flags),
+ * the main argv after it. Words that are not task.* keys are ignored. */
+void config_parse_argv(struct config *c, int argc, char **argv, config_warn_fn warn, void *ctx);
+/* Environment entries of the form task.key=value (the kernel hands
+ * non-dotted key=value words to init as environment). */
+void config_parse_env(struct config *c, char **envp, config_warn_fn warn, void *ctx);
+bool config_cid_allowed(const struct config *c, uint32_t cid);
+const char *log_level_name(enum log_level l);
+
+/* ---- the agent ---- */
+
+enum agent_mode {
+	MODE_VM,        /* PID 1 of the initial PID namespace: a real guest */
+	MODE_NAMESPACE, /* PID 1 of a child PID namespace (tests, containers) */
+	MODE_SUBREAPER, /* not PID 1: a child subreaper */
+};
+
+enum shutdown_action { SD_POWEROFF, SD_REBOOT, SD_HALT };
+enum shutdown_phase { SD_NONE, SD_TERM, SD_KILL, SD_FINAL };
+
+struct agent;
+
+struct watch {
+	int fd;
+	uint32_t events;
+	void (*on_event)(struct agent *a, struct watch *w, uint32_t events);
+	/* Frees the owner after the batch; NULL for static watches. */
+	void (*release)(struct watch *w);
+	struct watch *next_released;
+};
+
+struct timer {
+	uint64_t deadline_ns; /* CLOCK_BOOTTIME */
+	void (*on_fire)(struct agent *a, struct timer *t);
+	struct timer *next;
+	bool armed;
+};
+
+#define BOOT_EVENTS_MAX 64
+
+struct boot_event {
+	uint64_t t_ns; /* CLOCK_BOOTTIME */
+	char what[56];
+};
+
+#define MOUNTS_MAX 16
+
+struct control; /* vsock/: listeners and connections */
+
+struct agent {
+	struct config cfg;
+	enum agent_mode mode;
+	pid_t pid;
+	uint64_t t_exec_ns; /* first instruction of main, CLOCK_BOOTTIME */
+
+	int epfd;
+	struct watch sig_watch;
+	struct timer *timers;
+	struct watch *released;
+	bool in_dispatch;
+
+	int logfd;
+	uint64_t log_dropped;
+
+	struct boot_event boot[BOOT_EVENTS_MAX];
+	unsigned n_boot;
+
+	/* Mounts made by this process, for reverse unmount in a namespace. */
+	char mounted[MOUNTS_MAX][32];
+	unsigned n_mounted;
+
+	pid_t main_pid;
+	bool main_exited;
+	int main_status; /* code, or 128+signal */
+	uint64_t reaped;
+
+	enum shutdown_phase sd_phase;
+	enum shutdown_action sd_action;
+	struct timer sd_timer;
+
+	struct control *ctl;
+};
+
+/* ---- clocks and the init log (init/log.c) ---- */
+
+uint64_t now_ns(void); /* CLOCK_BOOTTIME */
+void log_open(struct agent *a);
+void log_msg(struct agent *a, enum log_level l, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Writes a line to the console regardless of log level. */
+void console_line(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Stamps a boot phase with CLOCK_BOOTTIME (served by the `boot` verb). */
+void boot_mark(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the loop (init/loop.c) ---- */
+
+int loop_init(struct agent *a);
+int loop_add(struct agent *a, struct watch *w, uint32_t events);
+int loop_mod(struct agent *a, struct watch *w, uint32_t events);
+/* Removes w from epoll and closes its fd; w->release runs after the batch. */
+void loop_release(struct agent *a, struct watch *w);
+void timer_arm(struct agent *a, struct timer *t, uint64_t delay_ms);
+void timer_cancel(struct agent *a, struct timer *t);
+__attribute__((noreturn)) void loop_run(struct agent *a);
+
+/* ---- boot (init/boot.c) ---- */
+
+void boot_fds(void);
+void boot_mounts(struct agent *a);
+void boot_system(struct agent *a);
+enum agent_mode detect_mode(void);
+
+/* ---- signals, reaping, the main task, shutdown (init/signals.c, init/shutdown.c) ---- */
+
+void signals_block(void);
+int signals_watch(struct agent *a);
+void main_task_start(struct agent *a);
+void agent_shutdown(struct agent *a, enum shutdown_action act, const char *why);
+const char *shutdown_action_name(enum shutdown_action act);
+/* Called after children were reaped while a shutdown is in progress. */
+void shutdown_on_reaped(struct agent *a);
+/* Internal errors that leave PID 1 unable to serve end here. */
+__attribute__((noreturn)) void agent_fatal(struct agent *a, const char *what);
+
+#endif

@@ -1,0 +1,162 @@
+/* Signals through a signalfd, reaping, and the main task. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "init/init.h"
+#include "tasks/tasks.h"
+
+/* Faults must stay deliverable: blocked, they would kill PID 1 silently. */
+static const int sync_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+
+static void blocked_set(sigset_t *set)
+{
+	sigfillset(set);
+	for (size_t i = 0; i < sizeof(sync_signals) / sizeof(sync_signals[0]); i++)
+		sigdelset(set, sync_signals[i]);
+}
+
+void signals_block(void)
+{
+	sigset_t set;
+
+	blocked_set(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+static int exit_status(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 255;
+}
+
+static void main_task_exited(struct agent *a, int st)
+{
+	a->main_exited = true;
+	a->main_status = exit_status(st);
+	/* One machine-readable line, whatever the log level. */
+	if (WIFSIGNALED(st))
+		console_line(a,
+			     "TASKINIT_EXIT {\"pid\":%d,\"status\":%d,\"code\":null,\"signal\":%d,"
+			     "\"core_dumped\":%s}",
+			     a->main_pid, a->main_status, WTERMSIG(st),
+			     WCOREDUMP(st) ? "true" : "false");
+	else
+		console_line(a,
+			     "TASKINIT_EXIT {\"pid\":%d,\"status\":%d,\"code\":%d,\"signal\":null,"
+			     "\"core_dumped\":false}",
+			     a->main_pid, a->main_status, a->main_status);
+	boot_mark(a, "main task exited %d", a->main_status);
+	if (a->sd_phase != SD_NONE)
+		return;
+	switch (a->cfg.main_action) {
+	case MAIN_POWEROFF:
+		agent_shutdown(a, SD_POWEROFF, "main task exited");
+		break;
+	case MAIN_REBOOT:
+		agent_shutdown(a, SD_REBOOT, "main task exited");
+		break;
+	case MAIN_STAY:
+		log_msg(a, LL_INFO, "main task exited; staying up (task.main_exit=stay)");
+		break;
+	}
+}
+
+/* Drains every exited child, orphans included, until none is left. */
+static void reap_children(struct agent *a)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		a->reaped++;
+		if (pid == a->main_pid && !a->main_exited)
+			main_task_exited(a, st);
+		else
+			log_msg(a, LL_DEBUG, "reaped pid %d (status %d)", pid, exit_status(st));
+	}
+	if (a->sd_phase != SD_NONE)
+		shutdown_on_reaped(a);
+}
+
+static void on_signal(struct agent *a, int sig)
+{
+	switch (sig) {
+	case SIGCHLD:
+		reap_children(a);
+		break;
+	case SIGTERM:
+	case SIGPWR:
+	case SIGUSR2:
+		agent_shutdown(a, SD_POWEROFF, strsignal(sig));
+		break;
+	case SIGINT: /* Ctrl-Alt-Del */
+		agent_shutdown(a, SD_REBOOT, "Ctrl-Alt-Del (SIGINT)");
+		break;
+	case SIGUSR1:
+		agent_shutdown(a, SD_HALT, strsignal(sig));
+		break;
+	default:
+		log_msg(a, LL_INFO, "signal %d (%s) ignored", sig, strsignal(sig));
+		break;
+	}
+}
+
+static void on_signalfd(struct agent *a, struct watch *w, uint32_t events)
+{
+	struct signalfd_siginfo si[16];
+
+	(void)events;
+	for (;;) {
+		ssize_t n = read(w->fd, si, sizeof(si));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++)
+			on_signal(a, (int)si[i].ssi_signo);
+	}
+}
+
+int signals_watch(struct agent *a)
+{
+	sigset_t set;
+
+	blocked_set(&set);
+	a->sig_watch.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a->sig_watch.fd < 0)
+		return -1;
+	a->sig_watch.on_event = on_signalfd;
+	a->sig_watch.release = NULL;
+	if (loop_add(a, &a->sig_watch, EPOLLIN) < 0)
+		return -1;
+	/* Children that exited before the signalfd existed. */
+	reap_children(a);
+	return 0;
+}
+
+void main_task_start(struct agent *a)
+{
+	if (a->cfg.main_argc == 0) {
+		log_msg(a, LL_INFO, "no main task");
+		return;
+	}
+	a->main_pid = spawn_process(a->cfg.main_argv);
+	if (a->main_pid < 0) {
+		log_msg(a, LL_ERROR, "main task: fork: %s", strerror(errno));
+		a->main_pid = 0;
+		a->main_exited = true;
+		a->main_status = 127;
+		agent_shutdown(a, SD_POWEROFF, "main task could not start");
+		return;
+	}
+	log_msg(a, LL_INFO, "main task %s started, pid %d", a->cfg.main_argv[0], a->main_pid);
+	boot_mark(a, "main task started");
+}

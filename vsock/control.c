@@ -1,0 +1,715 @@
+/* The control listener: AF_VSOCK and Unix listeners, bounded per-client
+ * buffers, and the verbs. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
+
+#include "init/init.h"
+#include "vsock/vsock.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+enum {
+	IN_START = 1024,
+	REPLY_MAX = 16384,
+	OUT_HIGH = 65536, /* stop reading requests above this much unsent */
+	OUT_CAP = OUT_HIGH + REPLY_MAX,
+	ACCEPT_BATCH = 32,
+	ACCEPT_PAUSE_MS = 100,
+	PROTOCOL_VERSION = 1,
+};
+
+struct listener {
+	struct watch w;
+	struct timer pause; /* set when out of fds: listen again later */
+	bool is_vsock;
+	bool open;
+};
+
+struct conn {
+	struct watch w;
+	struct timer idle;
+	struct agent *a;
+	struct conn *next, *prev;
+	char peer[64];
+	char *in;
+	size_t in_len, in_cap;
+	char *out;
+	size_t out_len;
+	bool discarding; /* inside a line that was too long */
+	bool eof;        /* the peer half-closed: answer what is complete, then close */
+	bool closing;
+	uint64_t requests;
+};
+
+struct control {
+	struct listener vsock, unix_;
+	struct conn *conns;
+	unsigned n_conns;
+	bool accepting;
+};
+
+static struct control *ctl_of(struct agent *a)
+{
+	if (!a->ctl) {
+		a->ctl = calloc(1, sizeof(*a->ctl));
+		if (!a->ctl)
+			agent_fatal(a, "out of memory");
+		a->ctl->vsock.w.fd = a->ctl->unix_.w.fd = -1;
+	}
+	return a->ctl;
+}
+
+/* ---- connections ---- */
+
+static void conn_free(struct watch *w)
+{
+	struct conn *c = container_of(w, struct conn, w);
+
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static void conn_close(struct conn *c, const char *why)
+{
+	struct agent *a = c->a;
+	struct control *ctl = a->ctl;
+
+	if (c->w.fd < 0)
+		return;
+	log_msg(a, LL_DEBUG, "control: %s closed after %llu requests (%s)", c->peer,
+		(unsigned long long)c->requests, why);
+	timer_cancel(a, &c->idle);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ctl->n_conns--;
+	loop_release(a, &c->w);
+}
+
+/* Queues bytes for the peer. The caller keeps out_len under OUT_HIGH before
+ * producing a reply, so a reply up to REPLY_MAX always fits. */
+static void conn_queue(struct conn *c, const char *buf, size_t len)
+{
+	if (!c->out) {
+		c->out = malloc(OUT_CAP);
+		if (!c->out) {
+			conn_close(c, "out of memory");
+			return;
+		}
+	}
+	if (c->out_len + len > OUT_CAP) {
+		conn_close(c, "reply buffer full");
+		return;
+	}
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+}
+
+static void conn_queue_error(struct conn *c, const char *code, const char *msg)
+{
+	char line[512];
+	size_t n = jw_error_line(line, sizeof(line), code, msg);
+
+	if (n)
+		conn_queue(c, line, n);
+}
+
+/* Returns -1 when the connection is gone. */
+static int conn_flush(struct conn *c)
+{
+	while (c->out_len) {
+		ssize_t n = send(c->w.fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			conn_close(c, n < 0 ? strerror(errno) : "send returned 0");
+			return -1;
+		}
+		memmove(c->out, c->out + n, c->out_len - (size_t)n);
+		c->out_len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ---- verbs ---- */
+
+struct verb {
+	const char *name;
+	const char *usage;
+	int min_args, max_args; /* not counting the verb */
+	bool starts_work;       /* refused once shutdown has begun */
+	void (*fn)(struct conn *c, int argc, char **argv, struct jw *w);
+};
+
+static void reply_ok(struct jw *w)
+{
+	jw_obj_open(w);
+	jw_key(w, "ok");
+	jw_bool(w, true);
+}
+
+static void verb_ping(struct conn *c, int argc, char **argv, struct jw *w)
+{
+	(void)c, (void)argc, (void)argv;
+	reply_ok(w);
+	jw_key(w, "pong");
+	jw_bool(w, true);
+	jw_obj_close(w);
+}
+
+static const char *mode_name(enum agent_mode m)
+{
+	return m == MODE_VM ? "vm" : m == MODE_NAMESPACE ? "namespace" : "subreaper";
+}
+
+static void verb_version(struct conn *c, int argc, char **argv, struct jw *w)
+{
+	(void)argc, (void)argv;
+	reply_ok(w);
+	jw_key(w, "version");
+	jw_str(w, TASKINIT_VERSION);
+	jw_key(w, "protocol");
+	jw_u64(w, PROTOCOL_VERSION);
+	jw_key(w, "mode");
+	jw_str(w, mode_name(c->a->mode));
+	jw_obj_close(w);
+}
+
+static void verb_boot(struct conn *c, int argc, char **argv, struct jw *w)
+{
+	struct agent *a = c->a;
+
+	(void)argc, (void)argv;
+	reply_ok(w);
+	jw_key(w, "exec_ns");
+	jw_u64(w, a->t_exec_ns);
+	jw_key(w, "events");
+	jw_arr_open(w);
+	for (unsigned i = 0; i < a->n_boot; i++) {
+		jw_obj_open(w);
+		jw_key(w, "t_ns");
+		jw_u64(w, a->boot[i].t_ns);
+		jw_key(w, "what");
+		jw_str(w, a->boot[i].what);
+		jw_obj_close(w);
+	}
+	jw_arr_close(w);
+	jw_obj_close(w);
+}
+
+static void verb_shutdown(struct conn *c, int argc, char **argv, struct jw *w)
+{
+	enum shutdown_action act = SD_POWEROFF;
+	char line[REPLY_MAX];
+
+	if (argc == 1 && !strcmp(argv[0], "--reboot")) {
+		act = SD_REBOOT;
+	} else if (argc == 1 && strcmp(argv[0], "--poweroff") != 0) {
+		jw_init(w, w->buf, w->cap);
+		w->len = jw_error_line(w->buf, w->cap, "bad_argument",
+				       "usage: shutdown [--reboot|--poweroff]");
+		return;
+	}
+	reply_ok(w);
+	jw_key(w, "action");
+	jw_str(w, shutdown_action_name(act));
+	jw_obj_close(w);
+	/* The reply goes out before the shutdown starts closing things. */
+	size_t n = jw_finish(w);
+	memcpy(line, w->buf, n);
+	w->len = 0;
+	conn_queue(c, line, n);
+	if (c->w.fd >= 0 && conn_flush(c) < 0)
+		return;
+	char why[96];
+	snprintf(why, sizeof(why), "shutdown requested by %s", c->peer);
+	agent_shutdown(c->a, act, why);
+}
+
+static void verb_help(struct conn *c, int argc, char **argv, struct jw *w);
+
+static const struct verb verbs[] = {
+	{"help", "help", 0, 0, false, verb_help},
+	{"ping", "ping", 0, 0, false, verb_ping},
+	{"version", "version", 0, 0, false, verb_version},
+	{"boot", "boot  (the boot timeline, CLOCK_BOOTTIME ns)", 0, 0, false, verb_boot},
+	{"shutdown", "shutdown [--reboot|--poweroff]", 0, 1, true, verb_shutdown},
+};
+
+static void verb_help(struct conn *c, int argc, char **argv, struct jw *w)
+{
+	(void)c, (void)argc, (void)argv;
+	reply_ok(w);
+	jw_key(w, "verbs");
+	jw_arr_open(w);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		jw_str(w, verbs[i].usage);
+	jw_arr_close(w);
+	jw_obj_close(w);
+}
+
+static const struct verb *find_verb(const char *name)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(verbs[i].name, name))
+			return &verbs[i];
+	return NULL;
+}
+
+static void handle_line(struct conn *c, char *line, size_t len)
+{
+	char *argv[REQUEST_MAX_ARGS];
+	const char *err;
+	char msg[160];
+	char reply[REPLY_MAX];
+	struct jw w;
+	int argc = request_parse(line, len, argv, REQUEST_MAX_ARGS, &err);
+
+	if (argc == 0)
+		return;
+	c->requests++;
+	if (argc < 0) {
+		conn_queue_error(c, "bad_request", err);
+		return;
+	}
+	const struct verb *v = find_verb(argv[0]);
+	if (!v) {
+		snprintf(msg, sizeof(msg), "unknown verb \"%.64s\" (try: help)", argv[0]);
+		conn_queue_error(c, "unknown_verb", msg);
+		return;
+	}
+	if (argc - 1 < v->min_args || argc - 1 > v->max_args) {
+		snprintf(msg, sizeof(msg), "usage: %s", v->usage);
+		conn_queue_error(c, "bad_argument", msg);
+		return;
+	}
+	if (v->starts_work && c->a->sd_phase != SD_NONE) {
+		conn_queue_error(c, "shutting_down", "shutdown in progress");
+		return;
+	}
+	jw_init(&w, reply, sizeof(reply));
+	v->fn(c, argc - 1, argv + 1, &w);
+	if (w.len == 0 || c->w.fd < 0)
+		return; /* the verb queued its own reply */
+	if (w.buf[w.len - 1] == '\n') {
+		conn_queue(c, w.buf, w.len);
+		return;
+	}
+	size_t n = jw_finish(&w);
+	if (n)
+		conn_queue(c, reply, n);
+	else
+		conn_queue_error(c, "internal", "reply too large");
+}
+
+/* ---- input ---- */
+
+static bool grow_input(struct conn *c)
+{
+	size_t limit = (size_t)c->a->cfg.max_line + 1;
+	size_t cap = c->in_cap ? c->in_cap * 2 : IN_START;
+
+	if (c->in_cap >= limit)
+		return false;
+	if (cap > limit)
+		cap = limit;
+	char *p = realloc(c->in, cap);
+	if (!p)
+		return false;
+	c->in = p;
+	c->in_cap = cap;
+	return true;
+}
+
+/* Answers complete lines while the reply buffer has room. */
+static void process_lines(struct conn *c)
+{
+	size_t start = 0;
+
+	while (c->w.fd >= 0 && !c->closing && c->out_len < OUT_HIGH) {
+		char *nl = memchr(c->in + start, '\n', c->in_len - start);
+		if (!nl)
+			break;
+		size_t len = (size_t)(nl - (c->in + start));
+		if (c->discarding)
+			c->discarding = false;
+		else
+			handle_line(c, c->in + start, len);
+		start += len + 1;
+	}
+	if (c->w.fd < 0)
+		return;
+	memmove(c->in, c->in + start, c->in_len - start);
+	c->in_len -= start;
+}
+
+static bool has_complete_line(struct conn *c)
+{
+	return c->in_len && memchr(c->in, '\n', c->in_len);
+}
+
+static void check_overlong(struct conn *c)
+{
+	char msg[96];
+
+	if (c->discarding) {
+		c->in_len = 0;
+		return;
+	}
+	if (c->in_len >= c->a->cfg.max_line && !has_complete_line(c)) {
+		snprintf(msg, sizeof(msg), "request line longer than %u bytes; skipped",
+			 c->a->cfg.max_line);
+		conn_queue_error(c, "line_too_long", msg);
+		c->discarding = true;
+		c->in_len = 0;
+	}
+}
+
+static void read_input(struct conn *c)
+{
+	if (c->in_len + 1 >= c->in_cap && !grow_input(c))
+		return;
+	ssize_t n = recv(c->w.fd, c->in + c->in_len, c->in_cap - c->in_len - 1, MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_close(c, strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		c->eof = true;
+		return;
+	}
+	if (c->discarding) {
+		/* Drop everything up to and including the end of the long line. */
+		char *nl = memchr(c->in + c->in_len, '\n', (size_t)n);
+		if (!nl)
+			return;
+		size_t keep = (size_t)n - (size_t)(nl + 1 - (c->in + c->in_len));
+		memmove(c->in, nl + 1, keep);
+		c->in_len = keep;
+		c->discarding = false;
+	} else {
+		c->in_len += (size_t)n;
+	}
+	timer_arm(c->a, &c->idle, (uint64_t)c->a->cfg.idle_timeout_s * 1000u);
+}
+
+/* A half-closed peer still gets an answer to an unterminated last line. */
+static void finish_input(struct conn *c)
+{
+	if (c->in_len && !c->discarding && c->out_len < OUT_HIGH) {
+		c->in[c->in_len] = '\n';
+		c->in_len++;
+		process_lines(c);
+	}
+	if (c->w.fd >= 0 && !has_complete_line(c))
+		c->closing = true;
+}
+
+static void update_interest(struct conn *c)
+{
+	uint32_t ev = 0;
+
+	if (!c->eof && !c->closing && c->out_len < OUT_HIGH)
+		ev |= EPOLLIN;
+	if (c->out_len)
+		ev |= EPOLLOUT;
+	loop_mod(c->a, &c->w, ev);
+}
+
+static void conn_pump(struct conn *c)
+{
+	process_lines(c);
+	if (c->w.fd < 0)
+		return;
+	check_overlong(c);
+	if (c->eof && !has_complete_line(c))
+		finish_input(c);
+	if (c->w.fd < 0 || conn_flush(c) < 0)
+		return;
+	if (c->closing && c->out_len == 0) {
+		conn_close(c, c->eof ? "peer finished" : "closing");
+		return;
+	}
+	update_interest(c);
+}
+
+static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
+{
+	struct conn *c = container_of(w, struct conn, w);
+
+	(void)a;
+	if (events & EPOLLERR) {
+		conn_close(c, "socket error");
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP)) {
+		if (!c->eof)
+			read_input(c);
+		else if (events & EPOLLHUP && !(events & EPOLLOUT)) {
+			conn_close(c, "hung up");
+			return;
+		}
+	}
+	if (c->w.fd >= 0)
+		conn_pump(c);
+}
+
+static void on_idle(struct agent *a, struct timer *t)
+{
+	struct conn *c = container_of(t, struct conn, idle);
+	char msg[64];
+
+	(void)a;
+	snprintf(msg, sizeof(msg), "no request for %u seconds", c->a->cfg.idle_timeout_s);
+	conn_queue_error(c, "idle_timeout", msg);
+	if (c->w.fd >= 0 && conn_flush(c) == 0)
+		conn_close(c, "idle timeout");
+}
+
+/* ---- listeners ---- */
+
+static void refuse(int fd, const char *code, const char *msg)
+{
+	char line[256];
+	size_t n = jw_error_line(line, sizeof(line), code, msg);
+
+	if (n)
+		(void)!send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* Returns true when the peer may use the control port. */
+static bool check_peer(struct agent *a, struct listener *l, int fd,
+		       const struct sockaddr_storage *ss, char *name, size_t cap)
+{
+	if (l->is_vsock) {
+		const struct sockaddr_vm *vm = (const struct sockaddr_vm *)ss;
+		snprintf(name, cap, "vsock:%u:%u", vm->svm_cid, vm->svm_port);
+		return config_cid_allowed(&a->cfg, vm->svm_cid);
+	}
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		snprintf(name, cap, "unix:?");
+		return false;
+	}
+	snprintf(name, cap, "unix:pid=%d,uid=%u", cred.pid, cred.uid);
+	return cred.uid == 0;
+}
+
+static void add_conn(struct agent *a, int fd, const char *peer)
+{
+	struct control *ctl = a->ctl;
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		refuse(fd, "no_memory", "out of memory");
+		return;
+	}
+	c->a = a;
+	c->w.fd = fd;
+	c->w.on_event = on_conn_event;
+	c->w.release = conn_free;
+	c->idle.on_fire = on_idle;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	if (loop_add(a, &c->w, EPOLLIN) < 0) {
+		free(c);
+		refuse(fd, "internal", "epoll failed");
+		return;
+	}
+	c->next = ctl->conns;
+	if (c->next)
+		c->next->prev = c;
+	ctl->conns = c;
+	ctl->n_conns++;
+	timer_arm(a, &c->idle, (uint64_t)a->cfg.idle_timeout_s * 1000u);
+	log_msg(a, LL_DEBUG, "control: %s connected (%u open)", peer, ctl->n_conns);
+}
+
+static void on_listen_pause_over(struct agent *a, struct timer *t)
+{
+	struct listener *l = container_of(t, struct listener, pause);
+
+	if (l->open)
+		loop_mod(a, &l->w, EPOLLIN);
+}
+
+static void accept_one(struct agent *a, struct listener *l, int fd,
+		       const struct sockaddr_storage *ss)
+{
+	struct control *ctl = a->ctl;
+	char peer[64], msg[96];
+
+	if (!check_peer(a, l, fd, ss, peer, sizeof(peer))) {
+		log_msg(a, LL_WARN, "control: refused %s (not an allowed peer)", peer);
+		snprintf(msg, sizeof(msg), "peer %s is not allowed", peer);
+		refuse(fd, "forbidden", msg);
+		return;
+	}
+	if (ctl->n_conns >= a->cfg.max_conns) {
+		log_msg(a, LL_WARN, "control: refused %s: %u connections open", peer,
+			ctl->n_conns);
+		snprintf(msg, sizeof(msg), "too many connections (limit %u)", a->cfg.max_conns);
+		refuse(fd, "too_many_connections", msg);
+		return;
+	}
+	if (a->sd_phase != SD_NONE) {
+		refuse(fd, "shutting_down", "shutdown in progress");
+		return;
+	}
+	add_conn(a, fd, peer);
+}
+
+static void on_listener(struct agent *a, struct watch *w, uint32_t events)
+{
+	struct listener *l = container_of(w, struct listener, w);
+
+	(void)events;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		int fd = accept4(w->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Level-triggered epoll would spin: listen again later. */
+				log_msg(a, LL_WARN, "control: accept: %s; pausing",
+					strerror(errno));
+				loop_mod(a, w, 0);
+				timer_arm(a, &l->pause, ACCEPT_PAUSE_MS);
+			}
+			return;
+		}
+		accept_one(a, l, fd, &ss);
+	}
+}
+
+static int listen_vsock(struct agent *a, struct listener *l)
+{
+	struct sockaddr_vm addr;
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		log_msg(a, LL_INFO, "control: no vsock (%s)", strerror(errno));
+		return -1;
+	}
+	memset(&addr, 0, sizeof(addr));
+	addr.svm_family = AF_VSOCK;
+	addr.svm_cid = VMADDR_CID_ANY;
+	addr.svm_port = a->cfg.control_port;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 128) < 0) {
+		log_msg(a, LL_WARN, "control: vsock port %u: %s", a->cfg.control_port,
+			strerror(errno));
+		close(fd);
+		return -1;
+	}
+	l->is_vsock = true;
+	log_msg(a, LL_INFO, "control: listening on vsock port %u", a->cfg.control_port);
+	return fd;
+}
+
+static int listen_unix(struct agent *a)
+{
+	struct sockaddr_un addr;
+	const char *path = a->cfg.control_unix;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&addr, 0, sizeof(addr));
+	addr.sun_family = AF_UNIX;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	unlink(path); /* a stale socket from an earlier boot */
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 128) < 0) {
+		log_msg(a, LL_WARN, "control: unix %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	log_msg(a, LL_INFO, "control: listening on unix %s", path);
+	return fd;
+}
+
+static int start_listener(struct agent *a, struct listener *l, int fd)
+{
+	if (fd < 0)
+		return 0;
+	l->w.fd = fd;
+	l->w.on_event = on_listener;
+	l->w.release = NULL;
+	l->pause.on_fire = on_listen_pause_over;
+	if (loop_add(a, &l->w, EPOLLIN) < 0) {
+		close(fd);
+		l->w.fd = -1;
+		return 0;
+	}
+	l->open = true;
+	return 1;
+}
+
+int control_start(struct agent *a)
+{
+	struct control *ctl = ctl_of(a);
+	int n = 0;
+
+	ctl->accepting = true;
+	if (a->cfg.control_port)
+		n += start_listener(a, &ctl->vsock, listen_vsock(a, &ctl->vsock));
+	if (a->cfg.control_unix[0])
+		n += start_listener(a, &ctl->unix_, listen_unix(a));
+	if (n)
+		boot_mark(a, "control listener ready");
+	else
+		log_msg(a, LL_WARN, "control: no listener could be opened");
+	return n;
+}
+
+static void stop_listener(struct agent *a, struct listener *l)
+{
+	if (!l->open)
+		return;
+	l->open = false;
+	timer_cancel(a, &l->pause);
+	loop_release(a, &l->w);
+}
+
+void control_stop_accepting(struct agent *a)
+{
+	struct control *ctl = ctl_of(a);
+
+	ctl->accepting = false;
+	stop_listener(a, &ctl->vsock);
+	stop_listener(a, &ctl->unix_);
+	if (a->cfg.control_unix[0])
+		unlink(a->cfg.control_unix);
+}
+
+void control_close_all(struct agent *a)
+{
+	struct control *ctl = ctl_of(a);
+
+	control_stop_accepting(a);
+	while (ctl->conns) {
+		struct conn *c = ctl->conns;
+		if (conn_flush(c) == 0)
+			conn_close(c, "shutdown");
+	}
+}

@@ -107,12 +107,6 @@ struct mount_spec {
 	const char *data;
 };
 
-static void remember_mount(struct agent *a, const char *target)
-{
-	if (a->n_mounted < MOUNTS_MAX)
-		snprintf(a->mounted[a->n_mounted++], sizeof(a->mounted[0]), "%s", target);
-}
-
 static const char *flag_words(unsigned long flags, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s%s%s", flags & MS_NOSUID ? "nosuid," : "",
@@ -138,7 +132,6 @@ static int mount_one(struct agent *a, const struct mount_spec *m)
 		log_msg(a, LL_WARN, "mount %s on %s: %s", m->fstype, m->target, strerror(errno));
 		return -1;
 	}
-	remember_mount(a, m->target);
 	log_msg(a, LL_INFO, "mounted %s on %s (%s%s%s)", m->fstype, m->target,
 		flag_words(m->flags, flags, sizeof(flags)), m->data ? "," : "",
 		m->data ? m->data : "");
@@ -214,7 +207,6 @@ static void point_ptmx(struct agent *a)
 		log_msg(a, LL_WARN, "bind /dev/pts/ptmx on /dev/ptmx: %s", strerror(errno));
 		return;
 	}
-	remember_mount(a, "/dev/ptmx");
 	log_msg(a, LL_INFO, "bound /dev/pts/ptmx on /dev/ptmx");
 }
 

@@ -115,8 +115,6 @@ struct boot_event {
 	char what[56];
 };
 
-#define MOUNTS_MAX 16
-
 struct control; /* vsock/: listeners and connections */
 
 struct agent {
@@ -136,10 +134,6 @@ struct agent {
 
 	struct boot_event boot[BOOT_EVENTS_MAX];
 	unsigned n_boot;
-
-	/* Mounts made by this process, for reverse unmount in a namespace. */
-	char mounted[MOUNTS_MAX][32];
-	unsigned n_mounted;
 
 	pid_t main_pid;
 	bool main_exited;

@@ -77,15 +77,6 @@ static void signal_descendants(struct agent *a, int sig)
 	closedir(d);
 }
 
-static void unmount_ours(struct agent *a)
-{
-	while (a->n_mounted) {
-		const char *t = a->mounted[--a->n_mounted];
-		if (umount2(t, MNT_DETACH) < 0)
-			log_msg(a, LL_WARN, "umount %s: %s", t, strerror(errno));
-	}
-}
-
 #define UNMOUNT_MAX 128
 
 /* In a VM every mount goes, innermost first; what is busy is made
@@ -131,7 +122,7 @@ static __attribute__((noreturn)) void finish(struct agent *a)
 		for (;;)
 			pause();
 	}
-	unmount_ours(a);
+	/* A namespace's mounts go with it; a subreaper's host keeps its own. */
 	int status = a->main_exited ? a->main_status : 0;
 	log_msg(a, LL_INFO, "exiting with status %d (%s)", status,
 		a->mode == MODE_NAMESPACE ? "namespace PID 1" : "subreaper");

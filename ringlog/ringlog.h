@@ -160,7 +160,7 @@ bool ringlog_pool_fits(const struct ringlog_pool *pool, size_t capacity);
 
 /* --- lifetime --- */
 /* capacity: RINGLOG_MIN_CAPACITY..RINGLOG_MAX_CAPACITY, any value (not only a
- * power of two). max_record: payload bytes per record, 1..capacity/2 -
+ * power of two). max_record: payload bytes per record, 1..capacity -
  * RINGLOG_HEADER_SIZE; 0 picks min(RINGLOG_DEFAULT_MAX_RECORD, capacity/4).
  * pool may be NULL (no budget). Returns 0, -EINVAL, -ENOSPC (over budget) or
  * -ENOMEM. Cursors of a destroyed ring must not be used again. */

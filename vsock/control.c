@@ -485,6 +485,9 @@ static void on_idle(struct agent *a, struct timer *t)
 
 /* ---- listeners ---- */
 
+/* One error line, then close. Unread input is drained first: closing a
+ * socket with unread data makes the peer's read fail with ECONNRESET
+ * before it sees the line. */
 static void refuse(int fd, const char *code, const char *msg)
 {
 	char line[256];
@@ -492,6 +495,9 @@ static void refuse(int fd, const char *code, const char *msg)
 
 	if (n)
 		(void)!send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 16 && recv(fd, line, sizeof(line), MSG_DONTWAIT) > 0; i++)
+		;
 	close(fd);
 }
 

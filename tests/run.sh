@@ -1,0 +1,65 @@
+#!/bin/sh
+# The test command behind `make test`: unit tests, a bounded fuzz run of
+# every fuzzer, then the host integration tier. Each tier prints its own
+# "N passed, M failed" line; the last line here is the sum.
+#   FUZZ_SMOKE_SECONDS  seconds per fuzzer (default 10)
+#   HOST_TESTS          a substring to pick host tests by name (default all)
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+passed=0
+failed=0
+log=$BUILD/test-logs
+mkdir -p "$log"
+
+count() { # file: adds the "N passed, M failed" of its last summary line
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	p=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/')
+	f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+	if [ -z "$line" ]; then
+		echo "  (no summary line: counted as 1 failure)"
+		p=0
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+echo "== unit tests"
+for t in "$BUILD"/unit/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	"$t" >"$log/$name.log" 2>&1
+	rc=$?
+	grep -E '^(FAIL|  )' "$log/$name.log"
+	tail -n 1 "$log/$name.log" | sed "s/^/  $name: /"
+	count "$log/$name.log"
+	if [ $rc -ne 0 ] && ! grep -q '^FAIL' "$log/$name.log"; then
+		echo "  $name exited $rc (sanitizer report?): see $log/$name.log"
+		tail -n 20 "$log/$name.log"
+		failed=$((failed + 1))
+	fi
+done
+
+echo "== fuzz smoke (${FUZZ_SMOKE_SECONDS:-10}s each)"
+for f in "$BUILD"/fuzz/fuzz_*; do
+	[ -x "$f" ] || continue
+	name=$(basename "$f")
+	mkdir -p "$BUILD/corpus/$name"
+	if "$f" -max_total_time="${FUZZ_SMOKE_SECONDS:-10}" "$BUILD/corpus/$name" \
+		>"$log/$name.log" 2>&1; then
+		echo "  PASS $name ($(grep -o 'Done [0-9]* runs' "$log/$name.log"))"
+		passed=$((passed + 1))
+	else
+		echo "  FAIL $name: see $log/$name.log"
+		tail -n 30 "$log/$name.log"
+		failed=$((failed + 1))
+	fi
+done
+
+echo "== host integration (taskinit as PID 1 in unshare)"
+python3 tests/host/test_host.py ${HOST_TESTS:+-k "$HOST_TESTS"} 2>&1 | tee "$log/host.log"
+count "$log/host.log"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -79,6 +79,7 @@ int main(int argc, char **argv)
 	a->mode = a->pid == 1 ? MODE_VM : MODE_SUBREAPER;
 	boot_mark(a, "exec");
 	boot_mounts(a);
+	log_open(a); /* now /proc exists: a non-blocking description of our own */
 	a->mode = detect_mode();
 	start_mode(a);
 	read_kernel_cmdline(a, argc, argv);

@@ -616,8 +616,8 @@ static void test_seek_offset_inside_record_and_overwritten(void)
 	CHECK_EQ_STR(read_str(r, &c, 64, &ch), "live");
 	CHECK_EQ_INT(ch.off, 20);
 
-	/* sizes 34, 27, 34, 28 (\"live\"), then 5 x 34 = 170: the longest suffix
-	 * that fits 200 bytes starts at \"live\" (198) */
+	/* sizes 34, 27, 34, 28 ("live"), then 5 x 34 = 170: the longest suffix
+	 * that fits 200 bytes starts at "live" (198) */
 	for (int i = 0; i < 5; i++)
 		put(r, RINGLOG_STDOUT, "KLMNOPQRST");
 	CHECK_EQ_INT(stats_of(r).first_seq, 3);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,12 +19,17 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* A separate open of the console (or of whatever fd 2 is) gives a file
- * description whose O_NONBLOCK does not leak into tasks sharing fd 2. */
+/* A separate open of a console, tty or pipe gives a file description
+ * whose O_NONBLOCK does not leak into tasks sharing fd 2. A regular file is
+ * shared instead: a new description would write from offset 0 over what
+ * others wrote, and regular files never block anyway. */
 void log_open(struct agent *a)
 {
-	int fd = open("/proc/self/fd/2", O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	int fd = -1;
 
+	if (fstat(2, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)))
+		fd = open("/proc/self/fd/2", O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 	if (fd >= 0 && a->logfd > 2)

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,25 @@
 #define SYS_close_range 436
 #endif
 
+/* The kernel's struct for rt_sigaction(2), which libc wrappers hide. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+/* The raw syscall, because glibc and musl refuse to touch the signals they
+ * reserve (32-34), and an ignored disposition there is inherited too. */
 static void reset_signals(void)
 {
-	sigset_t none;
-	struct sigaction dfl;
+	struct kernel_sigaction dfl = {.handler = SIG_DFL};
+	uint64_t none = 0;
 
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	for (int sig = 1; sig < 65; sig++)
-		sigaction(sig, &dfl, NULL); /* fails harmlessly for KILL, STOP, gaps */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(uint64_t));
 }
 
 /* Everything above 2 goes, including fds inherited from whoever started

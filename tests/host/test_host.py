@@ -245,14 +245,19 @@ def test_main_exec_failures_give_127_and_126():
 
 @test
 def test_main_task_starts_clean():
-    # taskinit itself inherits an ignored SIGUSR1 and a stray fd 7: the main
-    # task must get neither.
+    # taskinit itself inherits ignored SIGUSR1, SIGRTMIN+6 and signal 33
+    # (which libc wrappers refuse to touch), and a stray fd 7: the main task
+    # must get none of them.
     r, w = os.pipe()
     os.dup2(w, 7)
     os.set_inheritable(7, True)
 
     def preexec():
+        import ctypes
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        signal.signal(signal.SIGRTMIN + 6, signal.SIG_IGN)
+        ign = (ctypes.c_ulong * 4)(1, 0, 0, 0)  # SIG_IGN, no flags, no mask
+        ctypes.CDLL(None, use_errno=True).syscall(13, 33, ign, None, 8)  # rt_sigaction
 
     try:
         rc, rec, log = boot_and_exit(["/build/helpers/probe"], pass_fds=(7,), preexec=preexec)

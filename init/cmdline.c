@@ -131,29 +131,33 @@ static int main_argv_push(struct config *c, const char *s, size_t n)
 	return 0;
 }
 
-/* task.main="prog arg1 arg2": split on whitespace; no shell is involved. */
+/* task.main="prog arg1 arg2": split on whitespace; no shell is involved.
+ * Parsed into a copy so that a bad value leaves the previous one intact. */
 static int set_main_from_string(struct config *c, const char *val, const char **why)
 {
+	static const struct config empty;
+	struct config tmp = empty;
 	const char *p = val;
 
-	main_argv_reset(c);
 	while (*p) {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		size_t n = strcspn(p, " \t");
 		if (n == 0)
 			break;
-		if (main_argv_push(c, p, n) < 0) {
-			main_argv_reset(c);
+		if (main_argv_push(&tmp, p, n) < 0) {
 			*why = "main command too long";
 			return -1;
 		}
 		p += n;
 	}
-	if (c->main_argc == 0) {
+	if (tmp.main_argc == 0) {
 		*why = "empty main command";
 		return -1;
 	}
+	main_argv_reset(c);
+	for (int i = 0; i < tmp.main_argc; i++)
+		main_argv_push(c, tmp.main_argv[i], strlen(tmp.main_argv[i]));
 	return 0;
 }
 
@@ -173,15 +177,17 @@ static int set_string(char *dst, size_t cap, const char *val, const char **why)
 
 static int set_hostname(struct config *c, const char *val, const char **why)
 {
-	if (set_string(c->hostname, sizeof(c->hostname), val, why) < 0)
+	char tmp[sizeof(c->hostname)];
+
+	if (set_string(tmp, sizeof(tmp), val, why) < 0)
 		return -1;
 	for (const char *p = val; *p; p++) {
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.') {
-			c->hostname[0] = 0;
 			*why = "hostname may hold letters, digits, '-' and '.' only";
 			return -1;
 		}
 	}
+	memcpy(c->hostname, tmp, sizeof(tmp));
 	return 0;
 }
 
@@ -328,7 +334,7 @@ void config_parse_cmdline(struct config *c, const char *line, config_warn_fn war
 {
 	char word[CONFIG_MAIN_BUF];
 	size_t full;
-	bool after_dashes = false, main_was_set = c->main_argc > 0;
+	bool after_dashes = false, main_was_set = false;
 
 	while (next_word(&line, word, sizeof(word), &full) >= 0) {
 		if (full >= sizeof(word)) {
@@ -338,6 +344,7 @@ void config_parse_cmdline(struct config *c, const char *line, config_warn_fn war
 		}
 		if (!after_dashes && !strcmp(word, "--")) {
 			after_dashes = true;
+			main_was_set = c->main_argc > 0;
 			if (!main_was_set)
 				main_argv_reset(c);
 			continue;

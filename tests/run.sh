@@ -14,8 +14,8 @@ mkdir -p "$log"
 
 count() { # file: adds the "N passed, M failed" of its last summary line
 	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
-	p=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/')
-	f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+	p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+	f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
 	if [ -z "$line" ]; then
 		echo "  (no summary line: counted as 1 failure)"
 		p=0

@@ -9,7 +9,7 @@ VERSION  := 0.1.0
 
 # Every Debian package the build, the tests and the benchmarks need.
 DEB_PKGS := musl-tools gcc make clang libclang-rt-14-dev linux-libc-dev \
-            util-linux file python3 tini procps
+            util-linux file python3 tini procps valgrind
 
 WARN     := -Wall -Wextra -Werror
 COMMON   := -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -DTASKINIT_VERSION='"$(VERSION)"'
@@ -72,6 +72,14 @@ $(BUILD)/asan/%.o: %.c $(HEADERS)
 $(BUILD)/taskinit-asan: $(ASAN_OBJS)
 	$(CLANG) $(ASAN_CFLAGS) $^ -o $@
 
+# A plain glibc debug build, for the valgrind pass of the host tier.
+$(BUILD)/vg/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	gcc $(COMMON) -O1 -g -c $< -o $@
+
+$(BUILD)/taskinit-vg: $(patsubst %.c,$(BUILD)/vg/%.o,$(AGENT_SRCS))
+	gcc $(COMMON) -O1 -g $^ -o $@
+
 $(BUILD)/asan/libpure.a: $(PURE_ASAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
@@ -104,7 +112,7 @@ unit: $(UNIT_TESTS)
 host: $(BUILD)/taskinit $(BUILD)/taskinit-asan $(HELPERS)
 
 test: deps
-	$(MAKE) --no-print-directory $(BUILD)/taskinit $(BUILD)/taskinit-asan $(UNIT_TESTS) $(FUZZERS) $(HELPERS)
+	$(MAKE) --no-print-directory $(BUILD)/taskinit $(BUILD)/taskinit-asan $(BUILD)/taskinit-vg $(UNIT_TESTS) $(FUZZERS) $(HELPERS)
 	tests/run.sh
 
 FUZZ_SECONDS ?= 300

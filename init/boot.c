@@ -203,7 +203,7 @@ static void point_ptmx(struct agent *a)
 	}
 	if (is_mountpoint("/dev/ptmx"))
 		return;
-	if (mount("/dev/pts/ptmx", "/dev/ptmx", NULL, MS_BIND, NULL) < 0) {
+	if (mount("/dev/pts/ptmx", "/dev/ptmx", "none", MS_BIND, NULL) < 0) {
 		log_msg(a, LL_WARN, "bind /dev/pts/ptmx on /dev/ptmx: %s", strerror(errno));
 		return;
 	}

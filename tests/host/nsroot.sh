@@ -31,4 +31,8 @@ chmod 1777 "$root/tmp"
 mount --bind "$io" "$root/io"
 mount --bind "$build" "$root/build"
 mount --bind "$tdir" "$root/t"
+# valgrind needs /proc before the program it runs can mount it.
+if [ "${NSROOT_PROC:-0}" = 1 ]; then
+	mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
+fi
 exec chroot "$root" "$@"

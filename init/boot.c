@@ -147,10 +147,10 @@ struct dev_node {
 
 /* What a tmpfs /dev needs when the kernel has no devtmpfs. */
 static const struct dev_node basic_nodes[] = {
-	{"/dev/null", S_IFCHR | 0666, 1, 3},    {"/dev/zero", S_IFCHR | 0666, 1, 5},
-	{"/dev/full", S_IFCHR | 0666, 1, 7},    {"/dev/random", S_IFCHR | 0666, 1, 8},
-	{"/dev/urandom", S_IFCHR | 0666, 1, 9}, {"/dev/kmsg", S_IFCHR | 0644, 1, 11},
-	{"/dev/tty", S_IFCHR | 0666, 5, 0},     {"/dev/console", S_IFCHR | 0600, 5, 1},
+    {"/dev/null", S_IFCHR | 0666, 1, 3},    {"/dev/zero", S_IFCHR | 0666, 1, 5},
+    {"/dev/full", S_IFCHR | 0666, 1, 7},    {"/dev/random", S_IFCHR | 0666, 1, 8},
+    {"/dev/urandom", S_IFCHR | 0666, 1, 9}, {"/dev/kmsg", S_IFCHR | 0644, 1, 11},
+    {"/dev/tty", S_IFCHR | 0666, 5, 0},	    {"/dev/console", S_IFCHR | 0600, 5, 1},
 };
 
 static void make_basic_nodes(struct agent *a)
@@ -215,11 +215,11 @@ void boot_mounts(struct agent *a)
 	static const struct mount_spec proc = {"proc", "/proc", "proc",
 					       MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL};
 	static const struct mount_spec later[] = {
-		{"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		 "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-		{"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
-		{"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
-		{"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+	    {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+	     "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+	    {"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+	    {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
+	    {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
 	};
 	static const struct mount_spec sys = {"sysfs", "/sys", "sysfs",
 					      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL};

@@ -31,10 +31,10 @@ enum log_level { LL_ERROR, LL_WARN, LL_INFO, LL_DEBUG };
 /* What PID 1 does when the main task exits. */
 enum main_action { MAIN_POWEROFF, MAIN_REBOOT, MAIN_STAY };
 
-#define CONFIG_MAX_CIDS 16
+#define CONFIG_MAX_CIDS	     16
 #define CONFIG_MAX_MAIN_ARGS 64
-#define CONFIG_MAIN_BUF 4096
-#define CONFIG_PATH_MAX 108 /* sizeof(sun_path) */
+#define CONFIG_MAIN_BUF	     4096
+#define CONFIG_PATH_MAX	     108 /* sizeof(sun_path) */
 
 struct config {
 	bool debug;
@@ -82,7 +82,7 @@ const char *log_level_name(enum log_level l);
 /* ---- the agent ---- */
 
 enum agent_mode {
-	MODE_VM,        /* PID 1 of the initial PID namespace: a real guest */
+	MODE_VM,	/* PID 1 of the initial PID namespace: a real guest */
 	MODE_NAMESPACE, /* PID 1 of a child PID namespace (tests, containers) */
 	MODE_SUBREAPER, /* not PID 1: a child subreaper */
 };
@@ -152,7 +152,7 @@ struct agent {
 uint64_t now_ns(void); /* CLOCK_BOOTTIME */
 void log_open(struct agent *a);
 void log_msg(struct agent *a, enum log_level l, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Writes a line to the console regardless of log level. */
 void console_line(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Stamps a boot phase with CLOCK_BOOTTIME (served by the `boot` verb). */

@@ -59,8 +59,8 @@ static void vlog_line(struct agent *a, const char *level, const char *fmt, va_li
 {
 	char line[1024];
 	uint64_t t = now_ns();
-	int n = snprintf(line, sizeof(line), "[%5llu.%06llu] taskinit %s: ",
-			 (unsigned long long)(t / 1000000000u),
+	int n = snprintf(line, sizeof(line),
+			 "[%5llu.%06llu] taskinit %s: ", (unsigned long long)(t / 1000000000u),
 			 (unsigned long long)(t % 1000000000u / 1000u), level);
 
 	if (a->log_dropped && n > 0 && (size_t)n < sizeof(line)) {

@@ -57,7 +57,7 @@ static void start_mode(struct agent *a)
 	if (a->mode == MODE_SUBREAPER && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_msg(a, LL_WARN, "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 	log_msg(a, LL_INFO, "taskinit %s starting as %s (pid %d)", TASKINIT_VERSION,
-		a->mode == MODE_VM	  ? "PID 1"
+		a->mode == MODE_VM	    ? "PID 1"
 		: a->mode == MODE_NAMESPACE ? "PID 1 of a PID namespace"
 					    : "a child subreaper",
 		a->pid);

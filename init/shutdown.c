@@ -114,7 +114,7 @@ static __attribute__((noreturn)) void finish(struct agent *a)
 	if (a->mode == MODE_VM) {
 		unmount_all(a);
 		log_msg(a, LL_INFO, "%s", shutdown_action_name(a->sd_action));
-		int cmd = a->sd_action == SD_REBOOT  ? RB_AUTOBOOT
+		int cmd = a->sd_action == SD_REBOOT ? RB_AUTOBOOT
 			  : a->sd_action == SD_HALT ? RB_HALT_SYSTEM
 						    : RB_POWER_OFF;
 		reboot(cmd);

@@ -16,7 +16,7 @@
 #include "init/init.h"
 #include "vsock/vsock.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 enum {
 	IN_START = 1024,
@@ -46,7 +46,7 @@ struct conn {
 	char *out;
 	size_t out_len;
 	bool discarding; /* inside a line that was too long */
-	bool eof;        /* the peer half-closed: answer what is complete, then close */
+	bool eof;	 /* the peer half-closed: answer what is complete, then close */
 	bool closing;
 	uint64_t requests;
 };
@@ -153,7 +153,7 @@ struct verb {
 	const char *name;
 	const char *usage;
 	int min_args, max_args; /* not counting the verb */
-	bool starts_work;       /* refused once shutdown has begun */
+	bool starts_work;	/* refused once shutdown has begun */
 	void (*fn)(struct conn *c, int argc, char **argv, struct jw *w);
 };
 
@@ -245,11 +245,11 @@ static void verb_shutdown(struct conn *c, int argc, char **argv, struct jw *w)
 static void verb_help(struct conn *c, int argc, char **argv, struct jw *w);
 
 static const struct verb verbs[] = {
-	{"help", "help", 0, 0, false, verb_help},
-	{"ping", "ping", 0, 0, false, verb_ping},
-	{"version", "version", 0, 0, false, verb_version},
-	{"boot", "boot  (the boot timeline, CLOCK_BOOTTIME ns)", 0, 0, false, verb_boot},
-	{"shutdown", "shutdown [--reboot|--poweroff]", 0, 1, true, verb_shutdown},
+    {"help", "help", 0, 0, false, verb_help},
+    {"ping", "ping", 0, 0, false, verb_ping},
+    {"version", "version", 0, 0, false, verb_version},
+    {"boot", "boot  (the boot timeline, CLOCK_BOOTTIME ns)", 0, 0, false, verb_boot},
+    {"shutdown", "shutdown [--reboot|--poweroff]", 0, 1, true, verb_shutdown},
 };
 
 static void verb_help(struct conn *c, int argc, char **argv, struct jw *w)
@@ -570,8 +570,7 @@ static void accept_one(struct agent *a, struct listener *l, int fd,
 		return;
 	}
 	if (ctl->n_conns >= a->cfg.max_conns) {
-		log_msg(a, LL_WARN, "control: refused %s: %u connections open", peer,
-			ctl->n_conns);
+		log_msg(a, LL_WARN, "control: refused %s: %u connections open", peer, ctl->n_conns);
 		snprintf(msg, sizeof(msg), "too many connections (limit %u)", a->cfg.max_conns);
 		refuse(fd, "too_many_connections", msg);
 		return;

@@ -8,12 +8,21 @@ KINC     := $(BUILD)/kinc
 VERSION  := 0.1.0
 
 # Every Debian package the build, the tests and the benchmarks need.
-DEB_PKGS := musl-tools gcc make clang libclang-rt-14-dev linux-libc-dev \
+DEB_PKGS += musl-tools gcc make clang libclang-rt-14-dev linux-libc-dev \
             util-linux file python3 tini procps valgrind
+
+# Module fragments (tasks/*.mk, ...) may add to these: extra packages,
+# include flags and libraries for the static (REL_) and instrumented (ASAN_)
+# agents, and targets the release objects need first (REL_DEPS).
+REL_INC  :=
+REL_LIBS :=
+REL_DEPS :=
+ASAN_LIBS :=
+-include $(wildcard */*.mk)
 
 WARN     := -Wall -Wextra -Werror
 COMMON   := -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -DTASKINIT_VERSION='"$(VERSION)"'
-REL_CFLAGS := $(COMMON) -Os -ffunction-sections -fdata-sections -isystem $(KINC) \
+REL_CFLAGS := $(COMMON) -Os -ffunction-sections -fdata-sections -isystem $(KINC) $(REL_INC) \
               -fno-asynchronous-unwind-tables -fno-stack-protector
 REL_LDFLAGS := -static -Wl,--gc-sections -s
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -57,12 +66,12 @@ $(KINC)/.stamp:
 	ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(KINC)/asm
 	@touch $@
 
-$(BUILD)/rel/%.o: %.c $(HEADERS) $(KINC)/.stamp
+$(BUILD)/rel/%.o: %.c $(HEADERS) $(KINC)/.stamp | $(REL_DEPS)
 	@mkdir -p $(dir $@)
 	$(MUSL_CC) $(REL_CFLAGS) -c $< -o $@
 
 $(BUILD)/taskinit: $(REL_OBJS)
-	$(MUSL_CC) $(REL_CFLAGS) $(REL_LDFLAGS) $^ -o $@
+	$(MUSL_CC) $(REL_CFLAGS) $(REL_LDFLAGS) $^ $(REL_LIBS) -o $@
 
 $(BUILD)/asan/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -70,7 +79,7 @@ $(BUILD)/asan/%.o: %.c $(HEADERS)
 
 # The instrumented agent for the host tier (glibc, ASan + UBSan).
 $(BUILD)/taskinit-asan: $(ASAN_OBJS)
-	$(CLANG) $(ASAN_CFLAGS) $^ -o $@
+	$(CLANG) $(ASAN_CFLAGS) $^ $(ASAN_LIBS) -o $@
 
 # A plain glibc debug build, for the valgrind pass of the host tier.
 $(BUILD)/vg/%.o: %.c $(HEADERS)
@@ -78,7 +87,7 @@ $(BUILD)/vg/%.o: %.c $(HEADERS)
 	gcc $(COMMON) -O1 -g -c $< -o $@
 
 $(BUILD)/taskinit-vg: $(patsubst %.c,$(BUILD)/vg/%.o,$(AGENT_SRCS))
-	gcc $(COMMON) -O1 -g $^ -o $@
+	gcc $(COMMON) -O1 -g $^ $(ASAN_LIBS) -o $@
 
 $(BUILD)/asan/libpure.a: $(PURE_ASAN_OBJS)
 	rm -f $@ && ar rcs $@ $^

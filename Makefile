@@ -41,7 +41,7 @@ ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/%.o,$(AGENT_SRCS))
 PURE_ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/%.o,$(PURE_SRCS))
 PURE_BENCH_OBJS := $(patsubst %.c,$(BUILD)/bench/%.o,$(PURE_SRCS))
 
-UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+UNIT_TESTS += $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
 HELPERS    := $(patsubst tests/host/helpers/%.c,$(BUILD)/helpers/%,$(wildcard tests/host/helpers/*.c))

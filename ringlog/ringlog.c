@@ -206,10 +206,10 @@ static void make_room(struct ringlog *r, size_t need)
 static void publish(struct ringlog *r, unsigned stream, size_t len, struct ringlog_stamp when)
 {
 	struct rec_hdr h = {
-		.boot_ns = when.boot_ns,
-		.real_ns = when.real_ns,
-		.len = (uint32_t)len,
-		.stream = (uint8_t)stream,
+	    .boot_ns = when.boot_ns,
+	    .real_ns = when.real_ns,
+	    .len = (uint32_t)len,
+	    .stream = (uint8_t)stream,
 	};
 
 	ring_put(r, r->head_pos, &h, HDR);
@@ -219,8 +219,8 @@ static void publish(struct ringlog *r, unsigned stream, size_t len, struct ringl
 	r->head_seq++;
 }
 
-static void append_record(struct ringlog *r, unsigned stream, const unsigned char *data,
-			  size_t len, struct ringlog_stamp when)
+static void append_record(struct ringlog *r, unsigned stream, const unsigned char *data, size_t len,
+			  struct ringlog_stamp when)
 {
 	make_room(r, HDR + len);
 	ring_put(r, ring_advance(r, r->head_pos, HDR), data, len);
@@ -353,8 +353,7 @@ int ringlog_seek_newest(const struct ringlog *r, struct ringlog_cursor *c, unsig
 	return 0;
 }
 
-int ringlog_seek_seq(const struct ringlog *r, struct ringlog_cursor *c, unsigned mask,
-		     uint64_t seq)
+int ringlog_seek_seq(const struct ringlog *r, struct ringlog_cursor *c, unsigned mask, uint64_t seq)
 {
 	struct rec_hdr h;
 
@@ -469,8 +468,8 @@ static void fill_chunk(const struct ringlog_cursor *c, const struct rec_hdr *h,
 	chunk->stream = h->stream;
 }
 
-/* Skips records outside the mask; stops at one inside it (true) or at the
- * head (false). */
+/* Skips records outside the mask; stops at one inside it (1) or at the
+ * head (0); -EINVAL if the cursor turns out not to follow the chain. */
 static int cursor_find(const struct ringlog *r, struct ringlog_cursor *c, struct rec_hdr *h)
 {
 	while (c->seq < r->head_seq) {
@@ -488,16 +487,24 @@ int ringlog_peek(const struct ringlog *r, struct ringlog_cursor *c, struct ringl
 		 struct iovec iov[2], struct ringlog_gap *gap)
 {
 	struct ringlog_gap scratch;
+	struct ringlog_cursor t;
 	struct rec_hdr h;
 	int found;
 
 	if (!cursor_valid(r, c) || !chunk || !iov)
 		return -EINVAL;
-	if (cursor_fell_behind(r, c) && cursor_resync(r, c, gap ? gap : &scratch))
+	/* Work on a copy so that a cursor found bad half-way stays as it was. */
+	t = *c;
+	if (cursor_fell_behind(r, &t) && cursor_resync(r, &t, gap ? gap : &scratch)) {
+		*c = t;
 		return RINGLOG_GAP;
-	found = cursor_find(r, c, &h);
-	if (found <= 0)
+	}
+	found = cursor_find(r, &t, &h);
+	if (found < 0)
 		return found;
+	*c = t;
+	if (found == 0)
+		return RINGLOG_EMPTY;
 	fill_chunk(c, &h, chunk);
 	ring_span(r, ring_advance(r, c->pos, HDR + c->skip), chunk->len, iov);
 	return RINGLOG_DATA;

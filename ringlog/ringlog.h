@@ -22,7 +22,9 @@
  * OVERWRITE. Writes never block and never fail for lack of space: to make
  * room, whole records are dropped oldest first, only as many as needed. So
  * the ring always holds the longest run of most recent records that fits
- * (for appends; see ringlog_reserve for the one exception).
+ * (for appends; see ringlog_reserve for the one exception). Once it has
+ * dropped a record, a ring always holds more than capacity - 2 *
+ * (RINGLOG_HEADER_SIZE + max_record) bytes.
  *
  * READERS. A cursor is a small value owned by the caller; any number may
  * exist, the ring does not know about them, and copying one saves its place.
@@ -61,24 +63,24 @@
 enum {
 	RINGLOG_STDOUT = 0,
 	RINGLOG_STDERR = 1,
-	RINGLOG_PTY    = 2,
+	RINGLOG_PTY = 2,
 };
 #define RINGLOG_MASK(stream) (1u << (stream))
-#define RINGLOG_ALL          ((1u << RINGLOG_STREAMS) - 1)
+#define RINGLOG_ALL	     ((1u << RINGLOG_STREAMS) - 1)
 
 /* A sequence number or offset that cannot be known (see struct ringlog_gap). */
 #define RINGLOG_UNKNOWN UINT64_MAX
 
-#define RINGLOG_HEADER_SIZE        24
-#define RINGLOG_MIN_CAPACITY       64
-#define RINGLOG_MAX_CAPACITY       ((size_t)1 << 30)
+#define RINGLOG_HEADER_SIZE	   24
+#define RINGLOG_MIN_CAPACITY	   64
+#define RINGLOG_MAX_CAPACITY	   ((size_t)1 << 30)
 #define RINGLOG_DEFAULT_MAX_RECORD 65536
 
 /* Peek and read results (negative values are -errno). */
 enum {
 	RINGLOG_EMPTY = 0, /* nothing new for this cursor */
-	RINGLOG_DATA  = 1, /* *chunk describes bytes of one record */
-	RINGLOG_GAP   = 2, /* *gap says what was lost; the cursor moved past it */
+	RINGLOG_DATA = 1,  /* *chunk describes bytes of one record */
+	RINGLOG_GAP = 2,   /* *gap says what was lost; the cursor moved past it */
 };
 
 /* Both clocks are read by the caller (CLOCK_BOOTTIME and CLOCK_REALTIME). */
@@ -114,12 +116,12 @@ struct ringlog_gap {
 
 /* One record's bytes as delivered to a reader. */
 struct ringlog_chunk {
-	uint64_t seq;              /* the record's sequence number */
-	uint64_t off;              /* stream offset of the first byte in this chunk */
+	uint64_t seq;		   /* the record's sequence number */
+	uint64_t off;		   /* stream offset of the first byte in this chunk */
 	struct ringlog_stamp when; /* the record's timestamps */
-	uint32_t len;              /* bytes in this chunk */
-	uint32_t start;            /* index in the record of the chunk's first byte */
-	uint32_t rec_len;          /* payload bytes of the whole record */
+	uint32_t len;		   /* bytes in this chunk */
+	uint32_t start;		   /* index in the record of the chunk's first byte */
+	uint32_t rec_len;	   /* payload bytes of the whole record */
 	uint8_t stream;
 };
 
@@ -136,14 +138,14 @@ struct ringlog_cursor {
 };
 
 struct ringlog_stats {
-	size_t capacity;   /* buffer bytes */
-	size_t max_record; /* payload bytes per record, at most */
-	size_t used;       /* buffer bytes held by retained records, headers included */
+	size_t capacity;    /* buffer bytes */
+	size_t max_record;  /* payload bytes per record, at most */
+	size_t used;	    /* buffer bytes held by retained records, headers included */
 	uint64_t first_seq; /* retained records are [first_seq, next_seq); */
 	uint64_t next_seq;  /* first_seq records were dropped */
 	uint64_t first_off[RINGLOG_STREAMS]; /* retained bytes of S are [first_off, */
 	uint64_t next_off[RINGLOG_STREAMS];  /* next_off); first_off bytes dropped */
-	bool reserved;                       /* a reservation is open */
+	bool reserved;			     /* a reservation is open */
 };
 
 struct ringlog;

@@ -72,7 +72,7 @@ static const char *read_all(const struct ringlog *r, struct ringlog_cursor *c)
 
 	all[0] = 0;
 	while (n < sizeof(all) - 64 && (rc = ringlog_read(r, c, all + n, sizeof(all) - 64 - n, &ch,
-							 NULL)) != RINGLOG_EMPTY) {
+							  NULL)) != RINGLOG_EMPTY) {
 		if (rc != RINGLOG_DATA) {
 			n += (size_t)sprintf(all + n, "<rc %d>", rc);
 			break;
@@ -244,6 +244,26 @@ static void test_wraparound_drops_oldest_whole_records(void)
 	ringlog_destroy(r);
 }
 
+/* Records that fill the buffer to the last byte all stay; one byte more
+ * drops exactly the oldest. */
+static void test_exact_fit_keeps_everything(void)
+{
+	struct ringlog *r = new_ring(100, 0);
+	struct ringlog_cursor c;
+
+	put(r, RINGLOG_STDOUT, "0123456789"); /* 34 */
+	put(r, RINGLOG_STDOUT, "abcdefghij"); /* 34 */
+	put(r, RINGLOG_STDERR, "ABCDEFGH");   /* 32: 100 exactly */
+	CHECK_EQ_INT(stats_of(r).used, 100);
+	CHECK_EQ_INT(stats_of(r).first_seq, 0);
+	ringlog_seek_oldest(r, &c, RINGLOG_ALL);
+	CHECK_EQ_STR(read_all(r, &c), "0123456789abcdefghijABCDEFGH");
+	put(r, RINGLOG_PTY, "x");
+	CHECK_EQ_INT(stats_of(r).first_seq, 1);
+	CHECK_EQ_INT(stats_of(r).used, 100 - 34 + 25);
+	ringlog_destroy(r);
+}
+
 /* Places a record's payload, then a header, across the end of a 100-byte
  * buffer and checks both read back intact. */
 static void test_record_across_the_wrap(void)
@@ -270,7 +290,7 @@ static void test_record_across_the_wrap(void)
 	r = new_ring(100, 60);
 	put_fill(r, RINGLOG_STDOUT, 30); /* [0,54) */
 	put_fill(r, RINGLOG_STDOUT, 10); /* [54,88) */
-	put(r, RINGLOG_STDERR, "hello");  /* header [88,100)+[0,12), payload [12,17) */
+	put(r, RINGLOG_STDERR, "hello"); /* header [88,100)+[0,12), payload [12,17) */
 	CHECK_EQ_INT(stats_of(r).first_seq, 1);
 	ringlog_seek_oldest(r, &c, RINGLOG_ALL);
 	CHECK_EQ_STR(read_str(r, &c, 100, &ch), "bbbbbbbbbb");
@@ -291,10 +311,10 @@ static void test_gap_reports_exact_loss(void)
 	char buf[64];
 
 	ringlog_seek_oldest(r, &c, RINGLOG_ALL);
-	put(r, RINGLOG_STDOUT, "aaaaaaaaaa");  /* seq 0, 34 bytes */
-	put(r, RINGLOG_STDERR, "bbbbbbbbbbb"); /* seq 1, 35 bytes */
-	CHECK_EQ_STR(read_str(r, &c, 4, &ch), "aaaa"); /* 4 of seq 0 delivered */
-	put(r, RINGLOG_STDOUT, "cc");                  /* 26: fits (95) */
+	put(r, RINGLOG_STDOUT, "aaaaaaaaaa");		/* seq 0, 34 bytes */
+	put(r, RINGLOG_STDERR, "bbbbbbbbbbb");		/* seq 1, 35 bytes */
+	CHECK_EQ_STR(read_str(r, &c, 4, &ch), "aaaa");	/* 4 of seq 0 delivered */
+	put(r, RINGLOG_STDOUT, "cc");			/* 26: fits (95) */
 	put(r, RINGLOG_STDOUT, "dddddddddddddddddddd"); /* 44: drops seq 0 and 1 */
 	CHECK_EQ_INT(stats_of(r).first_seq, 2);
 
@@ -418,8 +438,11 @@ static void test_reserve_commit_writes_in_place(void)
 	CHECK_EQ_INT(iov[1].iov_len, 10);
 	memset(iov[0].iov_base, 'x', 40);
 	memset(iov[1].iov_base, 'y', 10);
+	/* 36 + 24 + 50 > 100: the pty record was dropped to make room */
+	CHECK_EQ_INT(stats_of(r).first_seq, 1);
+	CHECK_EQ_INT(stats_of(r).used, 0);
 	CHECK_EQ_INT(ringlog_commit(r, 45, at(8)), 0);
-	/* 36 + 24 + 45 > 100 - the pty record was dropped to make room */
+	CHECK_EQ_INT(stats_of(r).used, H + 45);
 	CHECK_EQ_INT(ringlog_read(r, &c, (char[64]){0}, 64, &ch, NULL), RINGLOG_DATA);
 	CHECK_EQ_INT(ch.len, 45);
 	CHECK_EQ_INT(ch.off, 0);
@@ -555,6 +578,14 @@ static void test_bad_arguments_change_nothing(void)
 	CHECK_EQ_INT(stats_of(r).next_seq, 1);
 	CHECK_EQ_INT(stats_of(r).used, H + 4);
 	CHECK_EQ_INT(ringlog_gap_bytes(NULL, 0), RINGLOG_UNKNOWN);
+
+	/* a cursor found bad only after skipping records is left as it was */
+	put(r, RINGLOG_STDERR, "skip");
+	CHECK_EQ_INT(ringlog_seek_oldest(r, &c, RINGLOG_MASK(RINGLOG_PTY)), 0);
+	c.pos = H + 4; /* one record late: the walk runs off the chain */
+	struct ringlog_cursor saved = c;
+	CHECK_EQ_INT(ringlog_peek(r, &c, &ch, iov, NULL), -EINVAL);
+	CHECK(memcmp(&saved, &c, sizeof(c)) == 0);
 	ringlog_destroy(r);
 	ringlog_destroy(other);
 }
@@ -568,7 +599,7 @@ static void test_seek_seq_middle_end_and_overwritten(void)
 
 	for (int i = 0; i < 10; i++)
 		put_fill(r, RINGLOG_STDOUT, 10); /* 34 each: 5 fit in 200 */
-	put(r, RINGLOG_STDERR, "eeeeeeeeee"); /* seq 10 drops seq 5 */
+	put(r, RINGLOG_STDERR, "eeeeeeeeee");	 /* seq 10 drops seq 5 */
 	CHECK_EQ_INT(stats_of(r).first_seq, 6);
 	CHECK_EQ_INT(ringlog_seek_seq(r, &c, RINGLOG_ALL, 8), 0);
 	CHECK_EQ_STR(read_str(r, &c, 64, &ch), "iiiiiiiiii");
@@ -674,9 +705,9 @@ static void test_log_levels_as_streams(void)
 	put(r, 3, "err1 ");
 	put(r, 7, "debug ");
 	put(r, 4, "warn2");
-	CHECK_EQ_INT(ringlog_seek_oldest(r, &warn, RINGLOG_MASK(0) | RINGLOG_MASK(1) |
-							  RINGLOG_MASK(2) | RINGLOG_MASK(3) |
-							  RINGLOG_MASK(4)),
+	CHECK_EQ_INT(ringlog_seek_oldest(r, &warn,
+					 RINGLOG_MASK(0) | RINGLOG_MASK(1) | RINGLOG_MASK(2) |
+					     RINGLOG_MASK(3) | RINGLOG_MASK(4)),
 		     0);
 	CHECK_EQ_STR(read_all(r, &warn), "warn1 err1 warn2");
 	CHECK_EQ_INT(stats_of(r).next_off[4], 11);
@@ -741,6 +772,7 @@ int main(void)
 	RUN(test_sequence_numbers_count_records);
 	RUN(test_streams_interleave_with_own_offsets);
 	RUN(test_wraparound_drops_oldest_whole_records);
+	RUN(test_exact_fit_keeps_everything);
 	RUN(test_record_across_the_wrap);
 	RUN(test_gap_reports_exact_loss);
 	RUN(test_gap_only_for_streams_the_reader_follows);

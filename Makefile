@@ -92,11 +92,11 @@ $(BUILD)/taskinit-vg: $(patsubst %.c,$(BUILD)/vg/%.o,$(AGENT_SRCS))
 $(BUILD)/asan/libpure.a: $(PURE_ASAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/asan/libpure.a tests/unit/check.h
+$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/asan/libpure.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(ASAN_CFLAGS) $< $(BUILD)/asan/libpure.a -lm -o $@
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(HEADERS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(HEADERS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(COMMON) -O1 -g -fsanitize=fuzzer,address,undefined $< $(PURE_SRCS) -o $@
 

@@ -330,28 +330,33 @@ static int next_word(const char **pp, char *out, size_t cap, size_t *full_len)
 	return (int)n;
 }
 
+/* A main command that does not fit is dropped whole: running it with
+ * arguments missing would be worse than running nothing. */
 void config_parse_cmdline(struct config *c, const char *line, config_warn_fn warn, void *ctx)
 {
 	char word[CONFIG_MAIN_BUF];
 	size_t full;
-	bool after_dashes = false, main_was_set = false;
+	bool after_dashes = false, collecting = false;
 
 	while (next_word(&line, word, sizeof(word), &full) >= 0) {
-		if (full >= sizeof(word)) {
-			if (warn)
-				warn(ctx, "(long word)", "word too long, ignored");
-			continue;
-		}
-		if (!after_dashes && !strcmp(word, "--")) {
+		bool too_long = full >= sizeof(word);
+		if (!after_dashes && !too_long && !strcmp(word, "--")) {
 			after_dashes = true;
-			main_was_set = c->main_argc > 0;
-			if (!main_was_set)
-				main_argv_reset(c);
+			collecting = c->main_argc == 0;
 			continue;
 		}
 		if (after_dashes) {
-			if (!main_was_set && main_argv_push(c, word, strlen(word)) < 0 && warn)
-				warn(ctx, word, "main command too long");
+			if (collecting && (too_long || main_argv_push(c, word, strlen(word)) < 0)) {
+				if (warn)
+					warn(ctx, "--", "main command too long: no main task");
+				main_argv_reset(c);
+				collecting = false;
+			}
+			continue;
+		}
+		if (too_long) {
+			if (warn)
+				warn(ctx, "(long word)", "word too long, ignored");
 			continue;
 		}
 		apply_word(c, word, warn, ctx);

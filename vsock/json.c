@@ -43,8 +43,16 @@ static void before_value(struct jw *w)
 	w->need_comma |= bit;
 }
 
+/* The comma bitmask has one bit per level: deeper output is refused
+ * rather than written wrong. */
+#define JW_MAX_DEPTH 31
+
 static void open_(struct jw *w, char ch)
 {
+	if (w->depth >= JW_MAX_DEPTH) {
+		w->overflow = true;
+		return;
+	}
 	before_value(w);
 	putc_(w, ch);
 	w->depth++;

@@ -129,6 +129,13 @@ class Agent:
         with open(self.out_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def wait_output(self, text, timeout=20):
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise AssertionError("never saw %r in:\n%s" % (text, self.log()))
+            time.sleep(0.02)
+
     def exit_record(self):
         for line in self.log().splitlines():
             if line.startswith("TASKINIT_EXIT "):
@@ -321,6 +328,7 @@ def test_sigterm_ignoring_main_is_killed_after_grace():
     a = Agent(main=["/bin/sh", "-c", "trap '' TERM; echo READY; while :; do sleep 0.05; done"])
     try:
         a.wait_ready()
+        a.wait_output("READY")  # the trap is set
         eq(a.request("shutdown")["ok"], True, "shutdown accepted")
         rc = a.wait_exit()
         rec = a.exit_record()
@@ -382,9 +390,7 @@ def test_main_exit_stay_keeps_serving():
     a = Agent(main=["/bin/sh", "-c", "exit 3"], keys=["task.main_exit=stay"])
     try:
         a.wait_ready()
-        deadline = time.monotonic() + 10
-        while "TASKINIT_EXIT" not in a.log() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        a.wait_output("TASKINIT_EXIT")
         eq(a.exit_record()["status"], 3, "main status")
         eq(a.request("ping")["ok"], True, "serving after main exit")
         a.request("shutdown")

@@ -26,6 +26,9 @@ void config_defaults(struct config *c)
 	c->max_conns = 64;
 	c->idle_timeout_s = 300;
 	c->max_line = 65536;
+	c->ring_size = 1 << 20;
+	c->ring_budget = 64 << 20;
+	c->drain_ms = 250;
 }
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -204,6 +207,32 @@ static int set_uint_key(unsigned *dst, const char *val, unsigned long min, unsig
 	return 0;
 }
 
+/* A byte count with an optional K, M or G suffix (powers of 1024). */
+static int set_size_key(size_t *dst, const char *val, size_t min, size_t max, const char **why)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!val || !isdigit((unsigned char)*val)) {
+		*why = "expected a size (bytes, or with K, M or G)";
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		v <<= 30, end++;
+	if (errno || *end || v < min || v > max) {
+		*why = "size out of range";
+		return -1;
+	}
+	*dst = (size_t)v;
+	return 0;
+}
+
 static int set_log_level(struct config *c, const char *val, const char **why)
 {
 	for (unsigned i = 0; i < 4; i++) {
@@ -275,6 +304,12 @@ int config_set(struct config *c, const char *key, const char *val, const char **
 	if (!strcmp(k, "idle_timeout"))
 		return set_uint_key(&c->idle_timeout_s, val, 1, 86400, why,
 				    "expected 1..86400 seconds");
+	if (!strcmp(k, "ring_size"))
+		return set_size_key(&c->ring_size, val, 4096, (size_t)1 << 30, why);
+	if (!strcmp(k, "ring_budget"))
+		return set_size_key(&c->ring_budget, val, 65536, (size_t)16 << 30, why);
+	if (!strcmp(k, "drain_ms"))
+		return set_uint_key(&c->drain_ms, val, 0, 60000, why, "expected 0..60000 ms");
 	if (!strcmp(k, "max_line"))
 		return set_uint_key(&c->max_line, val, 256, 16 << 20, why,
 				    "expected 256..16777216 bytes");

@@ -51,6 +51,9 @@ struct config {
 	unsigned max_conns;
 	unsigned idle_timeout_s;
 	unsigned max_line;
+	size_t ring_size;   /* bytes per task ring */
+	size_t ring_budget; /* bytes for all rings together */
+	unsigned drain_ms;  /* how long an exit waits for pipes a descendant holds */
 	/* The main task's argv, NULL-terminated, strings stored in main_buf. */
 	int main_argc;
 	char *main_argv[CONFIG_MAX_MAIN_ARGS + 1];
@@ -115,7 +118,9 @@ struct boot_event {
 	char what[56];
 };
 
-struct control; /* vsock/: listeners and connections */
+struct control;    /* vsock/: listeners and connections */
+struct task_table; /* tasks/: the task table */
+struct task;
 
 struct agent {
 	struct config cfg;
@@ -135,7 +140,8 @@ struct agent {
 	struct boot_event boot[BOOT_EVENTS_MAX];
 	unsigned n_boot;
 
-	pid_t main_pid;
+	struct task_table *tasks;
+	struct task *main_task;
 	bool main_exited;
 	int main_status; /* code, or 128+signal */
 	uint64_t reaped;
@@ -181,6 +187,8 @@ enum agent_mode detect_mode(void);
 void signals_block(void);
 int signals_watch(struct agent *a);
 void main_task_start(struct agent *a);
+/* Called by tasks/ when the main task's exit is published. */
+void main_task_done(struct agent *a, const struct task *t);
 void agent_shutdown(struct agent *a, enum shutdown_action act, const char *why);
 const char *shutdown_action_name(enum shutdown_action act);
 /* Called after children were reaped while a shutdown is in progress. */

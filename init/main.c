@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "init/init.h"
+#include "tasks/tasks.h"
 #include "vsock/vsock.h"
 
 extern char **environ;
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
 	start_mode(a);
 	read_kernel_cmdline(a, argc, argv);
 	boot_system(a);
-	if (loop_init(a) < 0 || signals_watch(a) < 0)
+	if (loop_init(a) < 0 || tasks_init(a) < 0 || signals_watch(a) < 0)
 		agent_fatal(a, "event loop setup");
 	control_start(a);
 	main_task_start(a);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "init/init.h"
+#include "tasks/tasks.h"
 #include "vsock/vsock.h"
 
 /* How long to wait for SIGKILLed processes to be reaped (a process in
@@ -144,9 +145,16 @@ static void on_shutdown_timer(struct agent *a, struct timer *t)
 	finish(a);
 }
 
+/* The main task's exit line comes out before the end, once its output is
+ * drained (tasks/ then calls main_task_done, which calls here again). */
+static bool main_exit_pending(struct agent *a)
+{
+	return a->main_task && a->main_task->reaped && !a->main_exited;
+}
+
 void shutdown_on_reaped(struct agent *a)
 {
-	if (a->sd_phase == SD_FINAL || has_children())
+	if (a->sd_phase == SD_FINAL || has_children() || main_exit_pending(a))
 		return;
 	timer_cancel(a, &a->sd_timer);
 	log_msg(a, LL_INFO, "all processes gone");
@@ -169,10 +177,7 @@ void agent_shutdown(struct agent *a, enum shutdown_action act, const char *why)
 	signal_descendants(a, SIGTERM);
 	signal_descendants(a, SIGCONT);
 	timer_arm(a, &a->sd_timer, (uint64_t)a->cfg.grace_s * 1000u);
-	if (!has_children()) {
-		timer_cancel(a, &a->sd_timer);
-		finish(a);
-	}
+	shutdown_on_reaped(a);
 }
 
 void agent_fatal(struct agent *a, const char *what)

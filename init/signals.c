@@ -37,25 +37,28 @@ static int exit_status(int st)
 	return 255;
 }
 
-static void main_task_exited(struct agent *a, int st)
+void main_task_done(struct agent *a, const struct task *t)
 {
+	const struct task_exit *e = &t->exit;
+
 	a->main_exited = true;
-	a->main_status = exit_status(st);
+	a->main_status = e->status;
 	/* One machine-readable line, whatever the log level. */
-	if (WIFSIGNALED(st))
+	if (e->signal)
 		console_line(a,
 			     "TASKINIT_EXIT {\"pid\":%d,\"status\":%d,\"code\":null,\"signal\":%d,"
 			     "\"core_dumped\":%s}",
-			     a->main_pid, a->main_status, WTERMSIG(st),
-			     WCOREDUMP(st) ? "true" : "false");
+			     t->pid, e->status, e->signal, e->core_dumped ? "true" : "false");
 	else
 		console_line(a,
 			     "TASKINIT_EXIT {\"pid\":%d,\"status\":%d,\"code\":%d,\"signal\":null,"
 			     "\"core_dumped\":false}",
-			     a->main_pid, a->main_status, a->main_status);
-	boot_mark(a, "main task exited %d", a->main_status);
-	if (a->sd_phase != SD_NONE)
+			     t->pid, e->status, e->code);
+	boot_mark(a, "main task exited %d", e->status);
+	if (a->sd_phase != SD_NONE) {
+		shutdown_on_reaped(a);
 		return;
+	}
 	switch (a->cfg.main_action) {
 	case MAIN_POWEROFF:
 		agent_shutdown(a, SD_POWEROFF, "main task exited");
@@ -77,9 +80,7 @@ static void reap_children(struct agent *a)
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		a->reaped++;
-		if (pid == a->main_pid && !a->main_exited)
-			main_task_exited(a, st);
-		else
+		if (!tasks_on_reaped(a, pid, st))
 			log_msg(a, LL_DEBUG, "reaped pid %d (status %d)", pid, exit_status(st));
 	}
 	if (a->sd_phase != SD_NONE)
@@ -144,19 +145,29 @@ int signals_watch(struct agent *a)
 
 void main_task_start(struct agent *a)
 {
+	struct task_spec spec;
+	const char *code;
+	char err[256];
+
 	if (a->cfg.main_argc == 0) {
 		log_msg(a, LL_INFO, "no main task");
 		return;
 	}
-	a->main_pid = spawn_process(a->cfg.main_argv);
-	if (a->main_pid < 0) {
-		log_msg(a, LL_ERROR, "main task: fork: %s", strerror(errno));
-		a->main_pid = 0;
+	memset(&spec, 0, sizeof(spec));
+	spec.argc = a->cfg.main_argc;
+	for (int i = 0; i < a->cfg.main_argc; i++)
+		spec.argv[i] = a->cfg.main_argv[i];
+	spec.name = "main";
+	spec.umask = -1;
+	spec.echo_console = true;
+	a->main_task = task_run(a, &spec, &code, err, sizeof(err));
+	if (!a->main_task) {
+		log_msg(a, LL_ERROR, "main task: %s", err);
 		a->main_exited = true;
 		a->main_status = 127;
 		agent_shutdown(a, SD_POWEROFF, "main task could not start");
 		return;
 	}
-	log_msg(a, LL_INFO, "main task %s started, pid %d", a->cfg.main_argv[0], a->main_pid);
+	a->main_task->is_main = true;
 	boot_mark(a, "main task started");
 }

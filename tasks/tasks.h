@@ -1,19 +1,146 @@
-/* tasks — starting and supervising processes.
+/* tasks — the task table: spawn, capture, supervise, exit records.
  *
- * Promises (so far: the spawn primitive the main task uses):
- * - A spawned process starts with an empty signal mask, every signal
- *   disposition at SIG_DFL, only fds 0-2 open, in a new session and
- *   process group of its own.
- * - spawn never blocks PID 1 waiting on the child. An exec failure ends
- *   the child with 127 (not found) or 126 (any other exec error), the
- *   codes shells and tini use, after one line on its stderr.
+ * Promises:
+ * - Task ids are never reused within a boot. Names are unique among live
+ *   tasks (not all digits, so "7" always means id 7).
+ * - A task starts with an empty signal mask, every disposition at SIG_DFL,
+ *   only fds 0-2 open, in a session and process group of its own, with the
+ *   environment, cwd, user, umask and rlimits its spec asked for.
+ * - Exec failures are reported with a stage (cwd, user, exec, ...) and the
+ *   errno, and the task's exit code is 127 (not found) or 126 (anything
+ *   else), as shells and tini do.
+ * - Every byte a task writes to stdout or stderr lands in its ring, read
+ *   straight in with reserve/commit; spawning never blocks PID 1.
+ * - The exit is published (TASK_EV_EXITED) only after both pipes reached EOF,
+ *   or after the drain window (task.drain_ms) when a descendant still holds
+ *   them: then the record says so and later output still lands in the ring.
+ * - Exited tasks stay with their output until removed, or until the ring
+ *   budget needs their memory for a new task (oldest exited first).
  */
 #ifndef TASKINIT_TASKS_H
 #define TASKINIT_TASKS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
-/* Returns the child's pid, or -1 with errno when fork itself failed. */
-pid_t spawn_process(char *const argv[]);
+#include "ringlog/ringlog.h"
+
+struct agent;
+
+#define TASK_NAME_MAX 64
+#define TASK_MAX_ARGS 256
+#define TASK_MAX_ENV 128
+#define TASK_MAX_RLIMITS 16
+#define TASK_MAX_GROUPS 32
+
+enum stdin_mode { STDIN_NULL, STDIN_PIPE };
+
+/* What `run` asks for. Strings point at memory the caller owns until
+ * task_run returns; the task keeps copies. */
+struct task_spec {
+	int argc;
+	char *argv[TASK_MAX_ARGS + 1];
+	const char *name; /* NULL: "task-<id>" */
+	bool clean_env;   /* start from an empty environment instead of init's */
+	int n_env;
+	const char *env[TASK_MAX_ENV]; /* "K=V" sets, "K" unsets */
+	const char *cwd;
+	const char *user;   /* name or number; NULL: root */
+	const char *group;  /* name or number; NULL: the user's primary group */
+	const char *groups; /* comma list of supplementary groups; NULL: the user's */
+	int umask;          /* -1: 022 */
+	int n_rlimits;
+	struct {
+		int resource;
+		struct rlimit lim;
+	} rlimits[TASK_MAX_RLIMITS];
+	bool no_new_privs;
+	enum stdin_mode stdin_mode;
+	size_t ring_size; /* 0: task.ring_size */
+	bool echo_console; /* copy output to the console too (the main task) */
+};
+
+/* Parses one `--rlimit name=soft[:hard]` value into the spec. */
+int task_spec_add_rlimit(struct task_spec *s, const char *arg, const char **why);
+
+enum task_state {
+	TASK_STARTING, /* forked; exec result not known yet */
+	TASK_RUNNING,
+	TASK_EXITED, /* reaped, output still draining */
+	TASK_DONE,   /* exit published */
+};
+
+enum task_event {
+	TASK_EV_STARTED,     /* exec succeeded */
+	TASK_EV_EXEC_FAILED, /* exec failed: t->exec_error says how */
+	TASK_EV_OUTPUT,      /* new bytes in the ring */
+	TASK_EV_EXITED,      /* the exit record is published */
+	TASK_EV_REMOVED,     /* the task is going away: drop every reference */
+};
+
+struct task;
+
+/* Something that follows a task (a connection waiting or streaming). */
+struct task_observer {
+	void (*notify)(struct agent *a, struct task_observer *o, enum task_event ev);
+	struct task *task;
+	struct task_observer *next, *prev;
+};
+
+struct task_exit {
+	int status;       /* code, or 128 + signal */
+	int code;         /* -1 when killed by a signal */
+	int signal;       /* 0 when it exited */
+	bool core_dumped;
+	bool descendant_holds_pipes; /* published at the end of the drain window */
+	uint64_t end_boot_ns, end_real_ns;
+};
+
+struct task {
+	uint64_t id;
+	char name[TASK_NAME_MAX];
+	pid_t pid;
+	enum task_state state;
+	char **argv; /* copies, NULL-terminated */
+	uint64_t start_boot_ns, start_real_ns;
+	struct ringlog *ring;
+	bool reaped;
+	struct task_exit exit;
+	/* An exec failure: what failed ("exec", "cwd", "user", ...) and errno. */
+	char exec_stage[16];
+	int exec_errno;
+	int stdin_fd; /* write end when stdin is a pipe; -1 otherwise */
+	bool echo_console;
+	bool is_main;
+	struct task_observer *observers;
+	struct task *next;
+	struct task_private *priv;
+};
+
+int tasks_init(struct agent *a);
+/* Starts a task. Returns NULL with *code (a protocol error code) and a
+ * message in err when it cannot even be forked: bad spec, unknown user or
+ * group, duplicate name, ring budget. Exec failures come later, as events. */
+struct task *task_run(struct agent *a, const struct task_spec *spec, const char **code, char *err,
+		      size_t errlen);
+/* By id ("7") or name; a live task wins over exited ones of the same name. */
+struct task *task_find(struct agent *a, const char *ref);
+struct task *tasks_first(struct agent *a);
+/* Signals the task's process group (or only its pid). Returns 0 or -errno. */
+int task_kill(struct agent *a, struct task *t, int sig, bool group);
+/* Frees a task that is done. Returns 0, or -EBUSY while it runs. */
+int task_remove(struct agent *a, struct task *t);
+/* Called for every reaped child; returns false when it is no task's. */
+bool tasks_on_reaped(struct agent *a, pid_t pid, int wstatus);
+/* Signals every task's process group (shutdown). */
+void tasks_signal_all(struct agent *a, int sig);
+void task_observe(struct task *t, struct task_observer *o);
+void task_unobserve(struct task_observer *o);
+const char *task_state_name(enum task_state s);
+/* Signal by name ("TERM", "SIGTERM") or number; -1 when unknown. */
+int signal_from_name(const char *s);
+const char *signal_name(int sig);
 
 #endif

@@ -1,0 +1,48 @@
+/* Private to tasks/: what the parent prepares for a child, and the child's
+ * side of spawning. */
+#ifndef TASKINIT_TASKS_INTERNAL_H
+#define TASKINIT_TASKS_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "tasks/tasks.h"
+
+/* Who the child becomes; resolved in the parent so that a bad user or
+ * group is an error of the request, not of a forked child. */
+struct creds {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[TASK_MAX_GROUPS];
+	char home[256];
+	bool have_home;
+};
+
+int creds_resolve(const struct task_spec *s, struct creds *c, char *err, size_t errlen);
+
+/* Everything the child needs, prepared before fork. */
+struct spawn_plan {
+	char *const *argv;
+	char **envp;
+	const char *cwd;
+	int umask;
+	const struct task_spec *spec;
+	const struct creds *creds;
+	int stdin_fd; /* the child's fd 0: /dev/null or a pipe's read end */
+	int stdout_fd, stderr_fd;
+	int status_fd; /* close-on-exec; an exec failure report is written here */
+};
+
+/* Written to the status pipe when a step before exec fails. */
+struct exec_report {
+	char stage[16];
+	int err;
+};
+
+/* Forks and runs the plan in the child. Returns the pid or -1. */
+pid_t spawn_child(const struct spawn_plan *p);
+/* The exit code a failed stage ends the child with: 127 not found, else 126. */
+int exec_failure_code(const char *stage, int err);
+
+#endif

@@ -1,0 +1,751 @@
+/* The task table: spawning, capture into rings, reaping and exit records. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "init/init.h"
+#include "tasks/internal.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Bytes read from one pipe per wakeup, so one chatty task cannot starve
+ * the loop; level-triggered epoll brings us back for the rest. */
+#define READ_BUDGET (1 << 20)
+
+struct task_pipe {
+	struct watch w;
+	struct task *task;
+	unsigned stream;
+	bool open;
+};
+
+struct task_private {
+	struct task_pipe out, err;
+	struct watch status; /* the exec status pipe */
+	bool status_open;
+	struct timer drain;
+	struct watch tomb; /* fd -1: frees the task after the current batch */
+};
+
+struct task_table {
+	struct task *head, *tail;
+	uint64_t next_id;
+	unsigned live;
+	struct ringlog_pool pool;
+};
+
+static struct task_table *table(struct agent *a)
+{
+	return a->tasks;
+}
+
+int tasks_init(struct agent *a)
+{
+	a->tasks = calloc(1, sizeof(*a->tasks));
+	if (!a->tasks)
+		return -1;
+	a->tasks->next_id = 1;
+	ringlog_pool_init(&a->tasks->pool, a->cfg.ring_budget);
+	return 0;
+}
+
+struct task *tasks_first(struct agent *a)
+{
+	return table(a)->head;
+}
+
+const char *task_state_name(enum task_state s)
+{
+	switch (s) {
+	case TASK_STARTING:
+		return "starting";
+	case TASK_RUNNING:
+		return "running";
+	case TASK_EXITED:
+		return "exiting";
+	default:
+		return "exited";
+	}
+}
+
+static struct ringlog_stamp stamp_now(void)
+{
+	struct timespec ts;
+	struct ringlog_stamp s;
+
+	s.boot_ns = (int64_t)now_ns();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s.real_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return s;
+}
+
+/* ---- observers ---- */
+
+void task_observe(struct task *t, struct task_observer *o)
+{
+	o->task = t;
+	o->prev = NULL;
+	o->next = t->observers;
+	if (o->next)
+		o->next->prev = o;
+	t->observers = o;
+}
+
+void task_unobserve(struct task_observer *o)
+{
+	if (!o->task)
+		return;
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		o->task->observers = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+	o->task = NULL;
+	o->next = o->prev = NULL;
+}
+
+/* An observer may unobserve itself (or be freed) from its callback. */
+static void notify(struct agent *a, struct task *t, enum task_event ev)
+{
+	struct task_observer *o = t->observers;
+
+	while (o) {
+		struct task_observer *next = o->next;
+		o->notify(a, o, ev);
+		o = next;
+	}
+}
+
+/* ---- lookup ---- */
+
+static bool is_live(const struct task *t)
+{
+	return t->state != TASK_DONE;
+}
+
+struct task *task_find(struct agent *a, const char *ref)
+{
+	char *end;
+	struct task *best = NULL;
+
+	if (*ref >= '0' && *ref <= '9') {
+		unsigned long long id = strtoull(ref, &end, 10);
+		if (*end)
+			return NULL;
+		for (struct task *t = table(a)->head; t; t = t->next)
+			if (t->id == id)
+				return t;
+		return NULL;
+	}
+	for (struct task *t = table(a)->head; t; t = t->next) {
+		if (strcmp(t->name, ref) != 0)
+			continue;
+		if (is_live(t))
+			return t;
+		best = t; /* the newest exited one, the list being in creation order */
+	}
+	return best;
+}
+
+/* ---- exit publication ---- */
+
+static bool pipes_closed(const struct task *t)
+{
+	return !t->priv->out.open && !t->priv->err.open;
+}
+
+static void publish_exit(struct agent *a, struct task *t)
+{
+	struct ringlog_stamp now = stamp_now();
+
+	timer_cancel(a, &t->priv->drain);
+	t->state = TASK_DONE;
+	t->exit.end_boot_ns = (uint64_t)now.boot_ns;
+	t->exit.end_real_ns = (uint64_t)now.real_ns;
+	table(a)->live--;
+	log_msg(a, LL_INFO, "task %llu (%s) exited with status %d%s",
+		(unsigned long long)t->id, t->name, t->exit.status,
+		t->exit.descendant_holds_pipes ? " (a descendant still holds its output)" : "");
+	notify(a, t, TASK_EV_EXITED);
+	if (t->is_main)
+		main_task_done(a, t);
+}
+
+/* Published once the child is reaped, its status pipe is closed and its
+ * output pipes reached EOF — or the drain window ran out. */
+static void maybe_publish(struct agent *a, struct task *t)
+{
+	if (t->state != TASK_EXITED || t->priv->status_open)
+		return;
+	if (pipes_closed(t)) {
+		publish_exit(a, t);
+		return;
+	}
+	if (!t->priv->drain.armed)
+		timer_arm(a, &t->priv->drain, a->cfg.drain_ms);
+}
+
+static void on_drain_over(struct agent *a, struct timer *tm)
+{
+	struct task_private *p = container_of(tm, struct task_private, drain);
+	struct task *t = p->out.task;
+
+	if (t->state != TASK_EXITED)
+		return;
+	t->exit.descendant_holds_pipes = true;
+	publish_exit(a, t);
+}
+
+bool tasks_on_reaped(struct agent *a, pid_t pid, int st)
+{
+	struct task *t;
+
+	for (t = table(a)->head; t; t = t->next)
+		if (t->pid == pid && !t->reaped)
+			break;
+	if (!t)
+		return false;
+	t->reaped = true;
+	t->state = TASK_EXITED;
+	if (WIFSIGNALED(st)) {
+		t->exit.signal = WTERMSIG(st);
+		t->exit.code = -1;
+		t->exit.status = 128 + t->exit.signal;
+		t->exit.core_dumped = WCOREDUMP(st);
+	} else {
+		t->exit.code = WEXITSTATUS(st);
+		t->exit.status = t->exit.code;
+	}
+	maybe_publish(a, t);
+	return true;
+}
+
+/* ---- capture ---- */
+
+static void close_pipe(struct agent *a, struct task_pipe *p)
+{
+	if (!p->open)
+		return;
+	p->open = false;
+	loop_release(a, &p->w);
+}
+
+static void echo_to_console(struct agent *a, struct iovec *iov, size_t n)
+{
+	struct iovec v[2] = {iov[0], iov[1]};
+
+	if (v[0].iov_len >= n) {
+		v[0].iov_len = n;
+		v[1].iov_len = 0;
+	} else {
+		v[1].iov_len = n - v[0].iov_len;
+	}
+	/* Best effort: the console must never hold up capture. */
+	(void)!writev(a->logfd >= 0 ? a->logfd : 2, v, v[1].iov_len ? 2 : 1);
+}
+
+/* Returns bytes read, 0 at EOF, -1 when nothing is there now. */
+static ssize_t capture_once(struct agent *a, struct task_pipe *p)
+{
+	struct task *t = p->task;
+	struct iovec iov[2];
+	int avail = 0;
+
+	if (ioctl(p->w.fd, FIONREAD, &avail) < 0 || avail <= 0) {
+		/* Nothing buffered: EOF, or a race with the writer. */
+		char tmp[4096];
+		ssize_t n = read(p->w.fd, tmp, sizeof(tmp));
+		if (n > 0) {
+			ringlog_append(t->ring, p->stream, tmp, (size_t)n, stamp_now());
+			if (t->echo_console) {
+				struct iovec v[2] = {{tmp, (size_t)n}, {NULL, 0}};
+				echo_to_console(a, v, (size_t)n);
+			}
+		}
+		return n < 0 ? -1 : n;
+	}
+	/* Reserving only what is there keeps the ring from dropping old
+	 * records for space that would not be used. */
+	ssize_t room = ringlog_reserve(t->ring, p->stream, (size_t)avail, iov);
+	if (room <= 0)
+		return -1;
+	ssize_t n = readv(p->w.fd, iov, iov[1].iov_len ? 2 : 1);
+	if (n <= 0) {
+		ringlog_cancel(t->ring);
+		return n < 0 ? -1 : 0;
+	}
+	ringlog_commit(t->ring, (size_t)n, stamp_now());
+	if (t->echo_console)
+		echo_to_console(a, iov, (size_t)n);
+	return n;
+}
+
+static void on_output(struct agent *a, struct watch *w, uint32_t events)
+{
+	struct task_pipe *p = container_of(w, struct task_pipe, w);
+	struct task *t = p->task;
+	size_t got = 0;
+	bool eof = false;
+
+	(void)events;
+	while (got < READ_BUDGET) {
+		ssize_t n = capture_once(a, p);
+		if (n < 0)
+			break;
+		if (n == 0) {
+			eof = true;
+			break;
+		}
+		got += (size_t)n;
+	}
+	if (got)
+		notify(a, t, TASK_EV_OUTPUT);
+	if (eof) {
+		close_pipe(a, p);
+		maybe_publish(a, t);
+	}
+}
+
+/* ---- exec status ---- */
+
+static void on_status(struct agent *a, struct watch *w, uint32_t events)
+{
+	struct task_private *p = container_of(w, struct task_private, status);
+	struct task *t = p->out.task;
+	struct exec_report r;
+	ssize_t n;
+
+	(void)events;
+	do
+		n = read(w->fd, &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	p->status_open = false;
+	loop_release(a, w);
+	if (n == (ssize_t)sizeof(r)) {
+		r.stage[sizeof(r.stage) - 1] = 0;
+		snprintf(t->exec_stage, sizeof(t->exec_stage), "%s", r.stage);
+		t->exec_errno = r.err;
+		log_msg(a, LL_WARN, "task %llu (%s): %s %s: %s", (unsigned long long)t->id, t->name,
+			r.stage, t->argv[0], strerror(r.err));
+		if (t->state == TASK_STARTING)
+			t->state = TASK_RUNNING; /* until the reaper says it exited */
+		notify(a, t, TASK_EV_EXEC_FAILED);
+	} else {
+		if (t->state == TASK_STARTING)
+			t->state = TASK_RUNNING;
+		notify(a, t, TASK_EV_STARTED);
+	}
+	maybe_publish(a, t);
+}
+
+/* ---- creation ---- */
+
+static bool name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	bool digits = true;
+
+	if (n == 0 || n >= TASK_NAME_MAX)
+		return false;
+	for (const char *p = name; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return false;
+		if (*p < '0' || *p > '9')
+			digits = false;
+	}
+	return !digits;
+}
+
+static bool name_taken(struct agent *a, const char *name)
+{
+	for (struct task *t = table(a)->head; t; t = t->next)
+		if (is_live(t) && !strcmp(t->name, name))
+			return true;
+	return false;
+}
+
+static void free_task(struct watch *w)
+{
+	struct task_private *p = container_of(w, struct task_private, tomb);
+	struct task *t = p->out.task;
+
+	if (t->argv)
+		for (char **v = t->argv; *v; v++)
+			free(*v);
+	free(t->argv);
+	free(t->priv);
+	free(t);
+}
+
+static void unlink_task(struct agent *a, struct task *t)
+{
+	struct task_table *tt = table(a);
+	struct task *prev = NULL;
+
+	for (struct task *x = tt->head; x; prev = x, x = x->next) {
+		if (x != t)
+			continue;
+		if (prev)
+			prev->next = t->next;
+		else
+			tt->head = t->next;
+		if (tt->tail == t)
+			tt->tail = prev;
+		return;
+	}
+}
+
+static void destroy_task(struct agent *a, struct task *t)
+{
+	notify(a, t, TASK_EV_REMOVED);
+	while (t->observers)
+		task_unobserve(t->observers);
+	close_pipe(a, &t->priv->out);
+	close_pipe(a, &t->priv->err);
+	if (t->priv->status_open) {
+		t->priv->status_open = false;
+		loop_release(a, &t->priv->status);
+	}
+	timer_cancel(a, &t->priv->drain);
+	if (t->stdin_fd >= 0)
+		close(t->stdin_fd);
+	ringlog_destroy(t->ring);
+	t->ring = NULL;
+	unlink_task(a, t);
+	loop_release(a, &t->priv->tomb);
+}
+
+int task_remove(struct agent *a, struct task *t)
+{
+	if (t->state != TASK_DONE)
+		return -EBUSY;
+	log_msg(a, LL_DEBUG, "task %llu (%s) removed", (unsigned long long)t->id, t->name);
+	destroy_task(a, t);
+	return 0;
+}
+
+/* The budget is shared by every ring: make room by evicting the oldest
+ * exited tasks, never a live one. */
+static int make_ring(struct agent *a, size_t size, struct ringlog **out)
+{
+	struct task_table *tt = table(a);
+
+	while (!ringlog_pool_fits(&tt->pool, size)) {
+		struct task *victim = NULL;
+		for (struct task *t = tt->head; t; t = t->next)
+			if (t->state == TASK_DONE && !t->is_main) {
+				victim = t;
+				break;
+			}
+		if (!victim)
+			return -ENOSPC;
+		log_msg(a, LL_INFO, "ring budget: evicting exited task %llu (%s)",
+			(unsigned long long)victim->id, victim->name);
+		destroy_task(a, victim);
+	}
+	return ringlog_create(out, &tt->pool, size, 0);
+}
+
+static char **copy_argv(char *const *argv)
+{
+	int n = 0;
+
+	while (argv[n])
+		n++;
+	char **v = calloc((size_t)n + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		v[i] = strdup(argv[i]);
+		if (!v[i]) {
+			while (i--)
+				free(v[i]);
+			free(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+extern char **environ;
+
+static bool env_key_matches(const char *entry, const char *key, size_t klen)
+{
+	return !strncmp(entry, key, klen) && entry[klen] == '=';
+}
+
+/* init's environment (or none), then the spec's sets and unsets, then HOME
+ * for a user that has one. Strings are borrowed, only the array is new. */
+static char **build_env(const struct task_spec *s, const struct creds *c, char *home_buf,
+			size_t home_cap)
+{
+	size_t base = 0;
+
+	if (!s->clean_env)
+		while (environ[base])
+			base++;
+	char **env = calloc(base + (size_t)s->n_env + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < base; i++)
+		if (strncmp(environ[i], "task.", 5) != 0)
+			env[n++] = environ[i];
+	bool home_set = false;
+	for (int i = 0; i < s->n_env; i++) {
+		const char *e = s->env[i], *eq = strchr(e, '=');
+		size_t klen = eq ? (size_t)(eq - e) : strlen(e);
+		size_t w = 0;
+		for (size_t r = 0; r < n; r++)
+			if (!env_key_matches(env[r], e, klen))
+				env[w++] = env[r];
+		n = w;
+		if (eq)
+			env[n++] = (char *)e;
+		if (klen == 4 && !strncmp(e, "HOME", 4))
+			home_set = true;
+	}
+	if (c->have_home && !home_set) {
+		size_t w = 0;
+		for (size_t r = 0; r < n; r++)
+			if (!env_key_matches(env[r], "HOME", 4))
+				env[w++] = env[r];
+		n = w;
+		snprintf(home_buf, home_cap, "HOME=%s", c->home);
+		env[n++] = home_buf;
+	}
+	env[n] = NULL;
+	return env;
+}
+
+static struct task *alloc_task(struct agent *a, const struct task_spec *s)
+{
+	struct task *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->priv = calloc(1, sizeof(*t->priv));
+	t->argv = copy_argv(s->argv);
+	if (!t->priv || !t->argv) {
+		free(t->priv);
+		free(t);
+		return NULL;
+	}
+	t->id = table(a)->next_id++;
+	if (s->name)
+		snprintf(t->name, sizeof(t->name), "%s", s->name);
+	else
+		snprintf(t->name, sizeof(t->name), "task-%llu", (unsigned long long)t->id);
+	t->stdin_fd = -1;
+	t->echo_console = s->echo_console;
+	struct task_private *p = t->priv;
+	p->out.task = p->err.task = t;
+	p->out.stream = RINGLOG_STDOUT;
+	p->err.stream = RINGLOG_STDERR;
+	p->out.w.fd = p->err.w.fd = p->status.fd = -1;
+	p->tomb.fd = -1;
+	p->tomb.release = free_task;
+	p->drain.on_fire = on_drain_over;
+	return t;
+}
+
+struct fds {
+	int in_r, in_w, out_r, out_w, err_r, err_w, st_r, st_w;
+};
+
+static void close_fds(struct fds *f)
+{
+	int *all[] = {&f->in_r, &f->in_w, &f->out_r, &f->out_w,
+		      &f->err_r, &f->err_w, &f->st_r, &f->st_w};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (*all[i] >= 0)
+			close(*all[i]);
+		*all[i] = -1;
+	}
+}
+
+static int open_fds(const struct task_spec *s, struct fds *f)
+{
+	int p[2];
+
+	f->in_r = f->in_w = f->out_r = f->out_w = f->err_r = f->err_w = f->st_r = f->st_w = -1;
+	if (s->stdin_mode == STDIN_PIPE) {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return -1;
+		f->in_r = p[0], f->in_w = p[1];
+		fcntl(f->in_w, F_SETFL, O_NONBLOCK);
+	} else if ((f->in_r = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		return -1;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	f->out_r = p[0], f->out_w = p[1];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	f->err_r = p[0], f->err_w = p[1];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	f->st_r = p[0], f->st_w = p[1];
+	fcntl(f->out_r, F_SETFL, O_NONBLOCK);
+	fcntl(f->err_r, F_SETFL, O_NONBLOCK);
+	fcntl(f->st_r, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+static void watch_pipe(struct agent *a, struct task_pipe *p, int fd)
+{
+	p->w.fd = fd;
+	p->w.on_event = on_output;
+	p->w.release = NULL;
+	p->open = loop_add(a, &p->w, EPOLLIN) == 0;
+}
+
+static void attach_fds(struct agent *a, struct task *t, struct fds *f)
+{
+	struct task_private *p = t->priv;
+
+	watch_pipe(a, &p->out, f->out_r);
+	watch_pipe(a, &p->err, f->err_r);
+	p->status.fd = f->st_r;
+	p->status.on_event = on_status;
+	p->status.release = NULL;
+	p->status_open = loop_add(a, &p->status, EPOLLIN) == 0;
+	t->stdin_fd = f->in_w;
+	f->out_r = f->err_r = f->st_r = f->in_w = -1; /* owned by the task now */
+}
+
+static void append_task(struct agent *a, struct task *t)
+{
+	struct task_table *tt = table(a);
+
+	if (tt->tail)
+		tt->tail->next = t;
+	else
+		tt->head = t;
+	tt->tail = t;
+	tt->live++;
+}
+
+static int check_spec(struct agent *a, const struct task_spec *s, char *err, size_t errlen)
+{
+	if (s->argc < 1 || !s->argv[0] || !*s->argv[0]) {
+		snprintf(err, errlen, "no command given");
+		return -1;
+	}
+	if (s->name && !name_valid(s->name)) {
+		snprintf(err, errlen,
+			 "bad task name \"%.64s\": 1-63 of [A-Za-z0-9._-], not all digits",
+			 s->name);
+		return -1;
+	}
+	if (s->name && name_taken(a, s->name)) {
+		snprintf(err, errlen, "a live task is already named \"%s\"", s->name);
+		return -1;
+	}
+	return 0;
+}
+
+struct task *task_run(struct agent *a, const struct task_spec *s, const char **code, char *err,
+		      size_t errlen)
+{
+	struct creds creds;
+	struct fds f;
+	char home[300];
+	struct task *t;
+
+	*code = "bad_argument";
+	if (check_spec(a, s, err, errlen) < 0)
+		return NULL;
+	*code = "bad_user";
+	if (creds_resolve(s, &creds, err, errlen) < 0)
+		return NULL;
+	*code = "no_memory";
+	t = alloc_task(a, s);
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	size_t ring = s->ring_size ? s->ring_size : a->cfg.ring_size;
+	int r = make_ring(a, ring, &t->ring);
+	if (r < 0) {
+		*code = r == -ENOSPC ? "ring_budget" : r == -EINVAL ? "bad_argument" : "no_memory";
+		snprintf(err, errlen, "cannot make a %zu-byte ring: %s", ring,
+			 r == -ENOSPC ? "the ring budget is used by live tasks" : strerror(-r));
+		t->priv->tomb.release(&t->priv->tomb);
+		return NULL;
+	}
+	char **envp = build_env(s, &creds, home, sizeof(home));
+	*code = "spawn_failed";
+	if (!envp || open_fds(s, &f) < 0) {
+		snprintf(err, errlen, "cannot set up the task: %s", strerror(errno));
+		if (envp)
+			close_fds(&f);
+		free(envp);
+		ringlog_destroy(t->ring);
+		t->priv->tomb.release(&t->priv->tomb);
+		return NULL;
+	}
+	struct spawn_plan plan = {
+		.argv = t->argv,
+		.envp = envp,
+		.cwd = s->cwd,
+		.umask = s->umask,
+		.spec = s,
+		.creds = &creds,
+		.stdin_fd = f.in_r,
+		.stdout_fd = f.out_w,
+		.stderr_fd = f.err_w,
+		.status_fd = f.st_w,
+	};
+	struct ringlog_stamp start = stamp_now();
+	t->pid = spawn_child(&plan);
+	free(envp);
+	if (t->pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close_fds(&f);
+		ringlog_destroy(t->ring);
+		t->priv->tomb.release(&t->priv->tomb);
+		return NULL;
+	}
+	t->start_boot_ns = (uint64_t)start.boot_ns;
+	t->start_real_ns = (uint64_t)start.real_ns;
+	attach_fds(a, t, &f);
+	close_fds(&f); /* the child's ends */
+	append_task(a, t);
+	log_msg(a, LL_INFO, "task %llu (%s) started: %s, pid %d", (unsigned long long)t->id,
+		t->name, t->argv[0], t->pid);
+	return t;
+}
+
+int task_kill(struct agent *a, struct task *t, int sig, bool group)
+{
+	(void)a;
+	if (t->reaped)
+		return -ESRCH;
+	/* The task leads its own session and group (setsid), so its pgid is
+	 * its pid; a task that changed group is still reached through its pid. */
+	if (group && kill(-t->pid, sig) == 0)
+		return 0;
+	return kill(t->pid, sig) < 0 ? -errno : 0;
+}
+
+void tasks_signal_all(struct agent *a, int sig)
+{
+	for (struct task *t = table(a)->head; t; t = t->next)
+		if (!t->reaped)
+			task_kill(a, t, sig, true);
+}

@@ -30,7 +30,7 @@ ASAN_CFLAGS := $(COMMON) -O1 -g $(SAN)
 BENCH_CFLAGS := $(COMMON) -O2 -g
 
 # Agent sources: every .c in the module folders except host-side tools.
-HOST_TOOLS := vsock/taskctl.c tasks/seccomp.c
+HOST_TOOLS := vsock/taskctl.c
 AGENT_SRCS := $(filter-out $(HOST_TOOLS),$(wildcard init/*.c vsock/*.c tasks/*.c ringlog/*.c))
 # Pure code (no I/O, no agent state): linked into unit tests, fuzzers, benches.
 PURE_SRCS := $(wildcard ringlog/*.c) init/cmdline.c vsock/proto.c vsock/json.c
@@ -145,3 +145,6 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# The ringlog fuzzer reuses the model test's reference model.
+$(BUILD)/fuzz/fuzz_ringlog: tests/unit/test_ringlog_model.c

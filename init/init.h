@@ -118,7 +118,7 @@ struct boot_event {
 	char what[56];
 };
 
-struct control;    /* vsock/: listeners and connections */
+struct control;	   /* vsock/: listeners and connections */
 struct task_table; /* tasks/: the task table */
 struct task;
 

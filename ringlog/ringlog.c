@@ -483,28 +483,50 @@ static int cursor_find(const struct ringlog *r, struct ringlog_cursor *c, struct
 	return c->pos == r->head_pos ? 0 : -EINVAL;
 }
 
-int ringlog_peek(const struct ringlog *r, struct ringlog_cursor *c, struct ringlog_chunk *chunk,
-		 struct iovec iov[2], struct ringlog_gap *gap)
+/* The common case: the cursor sits on a record it follows, so peek moves
+ * nothing and there is nothing to undo. */
+static bool cursor_on_match(const struct ringlog *r, const struct ringlog_cursor *c,
+			    struct rec_hdr *h)
+{
+	if (cursor_fell_behind(r, c) || c->seq >= r->head_seq)
+		return false;
+	load_hdr(r, c->pos, h);
+	return hdr_valid(r, h, c->skip) && (c->mask & RINGLOG_MASK(h->stream));
+}
+
+/* Resyncs after a loss and skips unfollowed records, on a copy so that a
+ * cursor found bad half-way stays as it was. */
+static int cursor_seek_data(const struct ringlog *r, struct ringlog_cursor *c, struct rec_hdr *h,
+			    struct ringlog_gap *gap)
 {
 	struct ringlog_gap scratch;
-	struct ringlog_cursor t;
-	struct rec_hdr h;
+	struct ringlog_cursor t = *c;
 	int found;
 
-	if (!cursor_valid(r, c) || !chunk || !iov)
-		return -EINVAL;
-	/* Work on a copy so that a cursor found bad half-way stays as it was. */
-	t = *c;
 	if (cursor_fell_behind(r, &t) && cursor_resync(r, &t, gap ? gap : &scratch)) {
 		*c = t;
 		return RINGLOG_GAP;
 	}
-	found = cursor_find(r, &t, &h);
+	found = cursor_find(r, &t, h);
 	if (found < 0)
 		return found;
 	*c = t;
-	if (found == 0)
-		return RINGLOG_EMPTY;
+	return found ? RINGLOG_DATA : RINGLOG_EMPTY;
+}
+
+int ringlog_peek(const struct ringlog *r, struct ringlog_cursor *c, struct ringlog_chunk *chunk,
+		 struct iovec iov[2], struct ringlog_gap *gap)
+{
+	struct rec_hdr h;
+
+	if (!cursor_valid(r, c) || !chunk || !iov)
+		return -EINVAL;
+	if (!cursor_on_match(r, c, &h)) {
+		int rc = cursor_seek_data(r, c, &h, gap);
+
+		if (rc != RINGLOG_DATA)
+			return rc;
+	}
 	fill_chunk(c, &h, chunk);
 	ring_span(r, ring_advance(r, c->pos, HDR + c->skip), chunk->len, iov);
 	return RINGLOG_DATA;

@@ -32,6 +32,7 @@ struct spawn_plan {
 	int stdin_fd; /* the child's fd 0: /dev/null or a pipe's read end */
 	int stdout_fd, stderr_fd;
 	int status_fd; /* close-on-exec; an exec failure report is written here */
+	const struct seccomp_prog *seccomp; /* compiled in the parent, or NULL */
 };
 
 /* Written to the status pipe when a step before exec fails. */

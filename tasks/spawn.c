@@ -102,6 +102,10 @@ static __attribute__((noreturn)) void run_child(const struct spawn_plan *p)
 			fail(status, "rlimit", errno);
 	if (p->cwd && chdir(p->cwd) < 0)
 		fail(status, "cwd", errno);
+	/* Installed while still privileged, so no_new_privs is not forced on
+	 * the task; the filter stays across the user switch and exec. */
+	if (p->seccomp && seccomp_install(p->seccomp) < 0)
+		fail(status, "seccomp", errno);
 	if (become_user(p->creds) < 0)
 		fail(status, "user", errno);
 	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -125,11 +125,21 @@ static const struct {
 	const char *name;
 	int resource;
 } rlimit_names[] = {
-	{"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},         {"data", RLIMIT_DATA},
-	{"fsize", RLIMIT_FSIZE},     {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},
-	{"stack", RLIMIT_STACK},     {"as", RLIMIT_AS},           {"memlock", RLIMIT_MEMLOCK},
-	{"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},     {"rtprio", RLIMIT_RTPRIO},
-	{"sigpending", RLIMIT_SIGPENDING}, {"locks", RLIMIT_LOCKS}, {"rss", RLIMIT_RSS},
+    {"core", RLIMIT_CORE},
+    {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},
+    {"fsize", RLIMIT_FSIZE},
+    {"nofile", RLIMIT_NOFILE},
+    {"nproc", RLIMIT_NPROC},
+    {"stack", RLIMIT_STACK},
+    {"as", RLIMIT_AS},
+    {"memlock", RLIMIT_MEMLOCK},
+    {"msgqueue", RLIMIT_MSGQUEUE},
+    {"nice", RLIMIT_NICE},
+    {"rtprio", RLIMIT_RTPRIO},
+    {"sigpending", RLIMIT_SIGPENDING},
+    {"locks", RLIMIT_LOCKS},
+    {"rss", RLIMIT_RSS},
 };
 
 static int parse_limit(const char *s, size_t n, rlim_t *out)
@@ -199,14 +209,14 @@ static const struct {
 	const char *name;
 	int sig;
 } signal_names[] = {
-	{"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-	{"TRAP", SIGTRAP}, {"ABRT", SIGABRT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},
-	{"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
-	{"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
-	{"CONT", SIGCONT}, {"STOP", SIGSTOP},     {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-	{"TTOU", SIGTTOU}, {"URG", SIGURG},       {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
-	{"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-	{"PWR", SIGPWR},   {"SYS", SIGSYS},
+    {"HUP", SIGHUP},	   {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},	   {"ABRT", SIGABRT}, {"BUS", SIGBUS},	   {"FPE", SIGFPE},
+    {"KILL", SIGKILL},	   {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE},	   {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
+    {"CONT", SIGCONT},	   {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU},	   {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
+    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+    {"PWR", SIGPWR},	   {"SYS", SIGSYS},
 };
 
 int signal_from_name(const char *s)
@@ -229,4 +239,10 @@ const char *signal_name(int sig)
 		if (signal_names[i].sig == sig)
 			return signal_names[i].name;
 	return NULL;
+}
+
+int task_spec_add_seccomp(struct task_spec *s, const char *opt, const char *value, char *err,
+			  size_t errlen)
+{
+	return seccomp_spec_add(&s->seccomp, opt, value, err, errlen);
 }

@@ -16,7 +16,7 @@
 #include "init/init.h"
 #include "tasks/internal.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Bytes read from one pipe per wakeup, so one chatty task cannot starve
  * the loop; level-triggered epoll brings us back for the rest. */
@@ -174,8 +174,8 @@ static void publish_exit(struct agent *a, struct task *t)
 	t->exit.end_boot_ns = (uint64_t)now.boot_ns;
 	t->exit.end_real_ns = (uint64_t)now.real_ns;
 	table(a)->live--;
-	log_msg(a, LL_INFO, "task %llu (%s) exited with status %d%s",
-		(unsigned long long)t->id, t->name, t->exit.status,
+	log_msg(a, LL_INFO, "task %llu (%s) exited with status %d%s", (unsigned long long)t->id,
+		t->name, t->exit.status,
 		t->exit.descendant_holds_pipes ? " (a descendant still holds its output)" : "");
 	notify(a, t, TASK_EV_EXITED);
 	if (t->is_main)
@@ -569,8 +569,8 @@ struct fds {
 
 static void close_fds(struct fds *f)
 {
-	int *all[] = {&f->in_r, &f->in_w, &f->out_r, &f->out_w,
-		      &f->err_r, &f->err_w, &f->st_r, &f->st_w};
+	int *all[] = {&f->in_r,	 &f->in_w,  &f->out_r, &f->out_w,
+		      &f->err_r, &f->err_w, &f->st_r,  &f->st_w};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i] >= 0)
 			close(*all[i]);
@@ -673,6 +673,10 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 	*code = "bad_user";
 	if (creds_resolve(s, &creds, err, errlen) < 0)
 		return NULL;
+	const struct seccomp_prog *filter = NULL;
+	*code = "bad_argument";
+	if (s->seccomp.enabled && !(filter = seccomp_prog_for(&s->seccomp, err, errlen)))
+		return NULL;
 	*code = "no_memory";
 	t = alloc_task(a, s);
 	if (!t) {
@@ -700,16 +704,17 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 		return NULL;
 	}
 	struct spawn_plan plan = {
-		.argv = t->argv,
-		.envp = envp,
-		.cwd = s->cwd,
-		.umask = s->umask,
-		.spec = s,
-		.creds = &creds,
-		.stdin_fd = f.in_r,
-		.stdout_fd = f.out_w,
-		.stderr_fd = f.err_w,
-		.status_fd = f.st_w,
+	    .argv = t->argv,
+	    .envp = envp,
+	    .cwd = s->cwd,
+	    .umask = s->umask,
+	    .spec = s,
+	    .creds = &creds,
+	    .stdin_fd = f.in_r,
+	    .stdout_fd = f.out_w,
+	    .stderr_fd = f.err_w,
+	    .status_fd = f.st_w,
+	    .seccomp = filter,
 	};
 	struct ringlog_stamp start = stamp_now();
 	t->pid = spawn_child(&plan);

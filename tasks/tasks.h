@@ -26,14 +26,15 @@
 #include <sys/types.h>
 
 #include "ringlog/ringlog.h"
+#include "tasks/seccomp.h"
 
 struct agent;
 
-#define TASK_NAME_MAX 64
-#define TASK_MAX_ARGS 256
-#define TASK_MAX_ENV 128
+#define TASK_NAME_MAX	 64
+#define TASK_MAX_ARGS	 256
+#define TASK_MAX_ENV	 128
 #define TASK_MAX_RLIMITS 16
-#define TASK_MAX_GROUPS 32
+#define TASK_MAX_GROUPS	 32
 
 enum stdin_mode { STDIN_NULL, STDIN_PIPE };
 
@@ -43,14 +44,14 @@ struct task_spec {
 	int argc;
 	char *argv[TASK_MAX_ARGS + 1];
 	const char *name; /* NULL: "task-<id>" */
-	bool clean_env;   /* start from an empty environment instead of init's */
+	bool clean_env;	  /* start from an empty environment instead of init's */
 	int n_env;
 	const char *env[TASK_MAX_ENV]; /* "K=V" sets, "K" unsets */
 	const char *cwd;
 	const char *user;   /* name or number; NULL: root */
 	const char *group;  /* name or number; NULL: the user's primary group */
 	const char *groups; /* comma list of supplementary groups; NULL: the user's */
-	int umask;          /* -1: 022 */
+	int umask;	    /* -1: 022 */
 	int n_rlimits;
 	struct {
 		int resource;
@@ -58,10 +59,15 @@ struct task_spec {
 	} rlimits[TASK_MAX_RLIMITS];
 	bool no_new_privs;
 	enum stdin_mode stdin_mode;
-	size_t ring_size; /* 0: task.ring_size */
-	bool echo_console; /* copy output to the console too (the main task) */
+	size_t ring_size;	     /* 0: task.ring_size */
+	bool echo_console;	     /* copy output to the console too (the main task) */
+	struct seccomp_spec seccomp; /* fill with task_spec_add_seccomp */
 };
 
+/* Applies --seccomp PROFILE, --seccomp-allow LIST or --seccomp-deny LIST
+ * (docs/seccomp.md). Returns 0, 1 when opt is none of them, -1 with err. */
+int task_spec_add_seccomp(struct task_spec *s, const char *opt, const char *value, char *err,
+			  size_t errlen);
 /* Parses one `--rlimit name=soft[:hard]` value into the spec. */
 int task_spec_add_rlimit(struct task_spec *s, const char *arg, const char **why);
 
@@ -75,8 +81,8 @@ enum task_state {
 enum task_event {
 	TASK_EV_STARTED,     /* exec succeeded */
 	TASK_EV_EXEC_FAILED, /* exec failed: t->exec_error says how */
-	TASK_EV_OUTPUT,      /* new bytes in the ring */
-	TASK_EV_EXITED,      /* the exit record is published */
+	TASK_EV_OUTPUT,	     /* new bytes in the ring */
+	TASK_EV_EXITED,	     /* the exit record is published */
 	TASK_EV_REMOVED,     /* the task is going away: drop every reference */
 };
 
@@ -90,9 +96,9 @@ struct task_observer {
 };
 
 struct task_exit {
-	int status;       /* code, or 128 + signal */
-	int code;         /* -1 when killed by a signal */
-	int signal;       /* 0 when it exited */
+	int status; /* code, or 128 + signal */
+	int code;   /* -1 when killed by a signal */
+	int signal; /* 0 when it exited */
 	bool core_dumped;
 	bool descendant_holds_pipes; /* published at the end of the drain window */
 	uint64_t end_boot_ns, end_real_ns;

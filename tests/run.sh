@@ -58,15 +58,15 @@ for f in "$BUILD"/fuzz/fuzz_*; do
 done
 
 echo "== host integration (taskinit as PID 1 in unshare)"
-python3 tests/host/test_host.py ${HOST_TESTS:+-k "$HOST_TESTS"} 2>&1 | tee "$log/host.log"
+python3 tests/host/run_host.py ${HOST_TESTS:+-k "$HOST_TESTS"} 2>&1 | tee "$log/host.log"
 count "$log/host.log"
 
 # The same agent code, unsanitized, under valgrind memcheck: a subset that
 # covers boot, reaping, shutdown and every control-input path.
-VG_TESTS=exit_codes,orphan,sigterm_ignoring,boot_mounts,protocol_basic,pipelined,junk,ten_mib,thousand,vanish,idle,peer_not_allowed
+VG_TESTS=exit_codes,orphan,sigterm_ignoring,boot_mounts,protocol_basic,pipelined,junk,ten_mib_line,thousand_connections,vanish,idle,peer_not_allowed,run_wait,raw_logs,exec_failures,overflow,background,names_unique
 if [ -z "${HOST_TESTS:-}" ] && command -v valgrind >/dev/null; then
 	echo "== host integration under valgrind (subset)"
-	TASKINIT_VALGRIND=1 python3 tests/host/test_host.py -k "$VG_TESTS" 2>&1 | tee "$log/host-valgrind.log"
+	TASKINIT_VALGRIND=1 python3 tests/host/run_host.py -k "$VG_TESTS" 2>&1 | tee "$log/host-valgrind.log"
 	count "$log/host-valgrind.log"
 fi
 

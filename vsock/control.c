@@ -1,5 +1,5 @@
-/* The control listener: AF_VSOCK and Unix listeners, bounded per-client
- * buffers, and the verbs. */
+/* The control listener: AF_VSOCK and Unix listeners, and connections with
+ * bounded buffers. Verbs: verbs.c and task_verbs.c. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,18 +14,12 @@
 #include <linux/vm_sockets.h>
 
 #include "init/init.h"
-#include "vsock/vsock.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#include "vsock/conn.h"
 
 enum {
 	IN_START = 1024,
-	REPLY_MAX = 16384,
-	OUT_HIGH = 65536, /* stop reading requests above this much unsent */
-	OUT_CAP = OUT_HIGH + REPLY_MAX,
 	ACCEPT_BATCH = 32,
 	ACCEPT_PAUSE_MS = 100,
-	PROTOCOL_VERSION = 1,
 };
 
 struct listener {
@@ -33,22 +27,6 @@ struct listener {
 	struct timer pause; /* set when out of fds: listen again later */
 	bool is_vsock;
 	bool open;
-};
-
-struct conn {
-	struct watch w;
-	struct timer idle;
-	struct agent *a;
-	struct conn *next, *prev;
-	char peer[64];
-	char *in;
-	size_t in_len, in_cap;
-	char *out;
-	size_t out_len;
-	bool discarding; /* inside a line that was too long */
-	bool eof;	 /* the peer half-closed: answer what is complete, then close */
-	bool closing;
-	uint64_t requests;
 };
 
 struct control {
@@ -87,6 +65,13 @@ static void conn_close(struct conn *c, const char *why)
 
 	if (c->w.fd < 0)
 		return;
+	if (c->op) {
+		const struct conn_op_ops *op = c->op;
+		c->op = NULL;
+		op->release(c);
+		c->op_state = NULL;
+	}
+	timer_cancel(a, &c->kick);
 	log_msg(a, LL_DEBUG, "control: %s closed after %llu requests (%s)", c->peer,
 		(unsigned long long)c->requests, why);
 	timer_cancel(a, &c->idle);
@@ -102,7 +87,7 @@ static void conn_close(struct conn *c, const char *why)
 
 /* Queues bytes for the peer. The caller keeps out_len under OUT_HIGH before
  * producing a reply, so a reply up to REPLY_MAX always fits. */
-static void conn_queue(struct conn *c, const char *buf, size_t len)
+void conn_queue(struct conn *c, const char *buf, size_t len)
 {
 	if (!c->out) {
 		c->out = malloc(OUT_CAP);
@@ -110,16 +95,26 @@ static void conn_queue(struct conn *c, const char *buf, size_t len)
 			conn_close(c, "out of memory");
 			return;
 		}
+		c->out_cap = OUT_CAP;
 	}
-	if (c->out_len + len > OUT_CAP) {
-		conn_close(c, "reply buffer full");
+	if (c->w.fd < 0)
 		return;
+	if (c->out_len + len > c->out_cap) {
+		/* Only a big reply gets here (see conn_queue_big_reply). */
+		size_t cap = c->out_len + len;
+		char *p = cap <= OUT_MAX_REPLY + OUT_CAP ? realloc(c->out, cap) : NULL;
+		if (!p) {
+			conn_close(c, "reply buffer full");
+			return;
+		}
+		c->out = p;
+		c->out_cap = cap;
 	}
 	memcpy(c->out + c->out_len, buf, len);
 	c->out_len += len;
 }
 
-static void conn_queue_error(struct conn *c, const char *code, const char *msg)
+void conn_queue_error(struct conn *c, const char *code, const char *msg)
 {
 	char line[512];
 	size_t n = jw_error_line(line, sizeof(line), code, msg);
@@ -128,8 +123,38 @@ static void conn_queue_error(struct conn *c, const char *code, const char *msg)
 		conn_queue(c, line, n);
 }
 
+void conn_queue_reply(struct conn *c, struct jw *w)
+{
+	size_t n = jw_finish(w);
+
+	if (n)
+		conn_queue(c, w->buf, n);
+	else
+		conn_queue_error(c, "internal", "reply too large");
+}
+
+void conn_queue_big_reply(struct conn *c, void (*fill)(struct conn *c, struct jw *w, void *ctx),
+			  void *ctx)
+{
+	for (size_t cap = REPLY_MAX; cap <= OUT_MAX_REPLY; cap *= 4) {
+		char *buf = malloc(cap);
+		struct jw w;
+		if (!buf)
+			break;
+		jw_init(&w, buf, cap);
+		fill(c, &w, ctx);
+		size_t n = jw_finish(&w);
+		if (n)
+			conn_queue(c, buf, n);
+		free(buf);
+		if (n)
+			return;
+	}
+	conn_queue_error(c, "internal", "reply too large");
+}
+
 /* Returns -1 when the connection is gone. */
-static int conn_flush(struct conn *c)
+int conn_flush(struct conn *c)
 {
 	while (c->out_len) {
 		ssize_t n = send(c->w.fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -144,178 +169,15 @@ static int conn_flush(struct conn *c)
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
 		c->out_len -= (size_t)n;
 	}
+	if (c->out_cap > OUT_CAP) {
+		/* A big reply went out: give its memory back. */
+		char *p = realloc(c->out, OUT_CAP);
+		if (p) {
+			c->out = p;
+			c->out_cap = OUT_CAP;
+		}
+	}
 	return 0;
-}
-
-/* ---- verbs ---- */
-
-struct verb {
-	const char *name;
-	const char *usage;
-	int min_args, max_args; /* not counting the verb */
-	bool starts_work;	/* refused once shutdown has begun */
-	void (*fn)(struct conn *c, int argc, char **argv, struct jw *w);
-};
-
-static void reply_ok(struct jw *w)
-{
-	jw_obj_open(w);
-	jw_key(w, "ok");
-	jw_bool(w, true);
-}
-
-static void verb_ping(struct conn *c, int argc, char **argv, struct jw *w)
-{
-	(void)c, (void)argc, (void)argv;
-	reply_ok(w);
-	jw_key(w, "pong");
-	jw_bool(w, true);
-	jw_obj_close(w);
-}
-
-static const char *mode_name(enum agent_mode m)
-{
-	return m == MODE_VM ? "vm" : m == MODE_NAMESPACE ? "namespace" : "subreaper";
-}
-
-static void verb_version(struct conn *c, int argc, char **argv, struct jw *w)
-{
-	(void)argc, (void)argv;
-	reply_ok(w);
-	jw_key(w, "version");
-	jw_str(w, TASKINIT_VERSION);
-	jw_key(w, "protocol");
-	jw_u64(w, PROTOCOL_VERSION);
-	jw_key(w, "mode");
-	jw_str(w, mode_name(c->a->mode));
-	jw_obj_close(w);
-}
-
-static void verb_boot(struct conn *c, int argc, char **argv, struct jw *w)
-{
-	struct agent *a = c->a;
-
-	(void)argc, (void)argv;
-	reply_ok(w);
-	jw_key(w, "exec_ns");
-	jw_u64(w, a->t_exec_ns);
-	jw_key(w, "events");
-	jw_arr_open(w);
-	for (unsigned i = 0; i < a->n_boot; i++) {
-		jw_obj_open(w);
-		jw_key(w, "t_ns");
-		jw_u64(w, a->boot[i].t_ns);
-		jw_key(w, "what");
-		jw_str(w, a->boot[i].what);
-		jw_obj_close(w);
-	}
-	jw_arr_close(w);
-	jw_obj_close(w);
-}
-
-static void verb_shutdown(struct conn *c, int argc, char **argv, struct jw *w)
-{
-	enum shutdown_action act = SD_POWEROFF;
-	char line[REPLY_MAX];
-
-	if (argc == 1 && !strcmp(argv[0], "--reboot")) {
-		act = SD_REBOOT;
-	} else if (argc == 1 && strcmp(argv[0], "--poweroff") != 0) {
-		jw_init(w, w->buf, w->cap);
-		w->len = jw_error_line(w->buf, w->cap, "bad_argument",
-				       "usage: shutdown [--reboot|--poweroff]");
-		return;
-	}
-	reply_ok(w);
-	jw_key(w, "action");
-	jw_str(w, shutdown_action_name(act));
-	jw_obj_close(w);
-	/* The reply goes out before the shutdown starts closing things. */
-	size_t n = jw_finish(w);
-	memcpy(line, w->buf, n);
-	w->len = 0;
-	conn_queue(c, line, n);
-	if (c->w.fd >= 0 && conn_flush(c) < 0)
-		return;
-	char why[96];
-	snprintf(why, sizeof(why), "shutdown requested by %s", c->peer);
-	agent_shutdown(c->a, act, why);
-}
-
-static void verb_help(struct conn *c, int argc, char **argv, struct jw *w);
-
-static const struct verb verbs[] = {
-    {"help", "help", 0, 0, false, verb_help},
-    {"ping", "ping", 0, 0, false, verb_ping},
-    {"version", "version", 0, 0, false, verb_version},
-    {"boot", "boot  (the boot timeline, CLOCK_BOOTTIME ns)", 0, 0, false, verb_boot},
-    {"shutdown", "shutdown [--reboot|--poweroff]", 0, 1, true, verb_shutdown},
-};
-
-static void verb_help(struct conn *c, int argc, char **argv, struct jw *w)
-{
-	(void)c, (void)argc, (void)argv;
-	reply_ok(w);
-	jw_key(w, "verbs");
-	jw_arr_open(w);
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		jw_str(w, verbs[i].usage);
-	jw_arr_close(w);
-	jw_obj_close(w);
-}
-
-static const struct verb *find_verb(const char *name)
-{
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (!strcmp(verbs[i].name, name))
-			return &verbs[i];
-	return NULL;
-}
-
-static void handle_line(struct conn *c, char *line, size_t len)
-{
-	char *argv[REQUEST_MAX_ARGS];
-	const char *err;
-	char msg[160];
-	char reply[REPLY_MAX];
-	struct jw w;
-	int argc = request_parse(line, len, argv, REQUEST_MAX_ARGS, &err);
-
-	if (argc == 0)
-		return;
-	c->requests++;
-	if (argc < 0) {
-		conn_queue_error(c, "bad_request", err);
-		return;
-	}
-	const struct verb *v = find_verb(argv[0]);
-	if (!v) {
-		snprintf(msg, sizeof(msg), "unknown verb \"%.64s\" (try: help)", argv[0]);
-		conn_queue_error(c, "unknown_verb", msg);
-		return;
-	}
-	if (argc - 1 < v->min_args || argc - 1 > v->max_args) {
-		snprintf(msg, sizeof(msg), "usage: %s", v->usage);
-		conn_queue_error(c, "bad_argument", msg);
-		return;
-	}
-	if (v->starts_work && c->a->sd_phase != SD_NONE) {
-		conn_queue_error(c, "shutting_down", "shutdown in progress");
-		return;
-	}
-	jw_init(&w, reply, sizeof(reply));
-	v->fn(c, argc - 1, argv + 1, &w);
-	if (w.len == 0 || c->w.fd < 0)
-		return; /* the verb queued its own reply */
-	if (w.buf[w.len - 1] == '\n') {
-		conn_queue(c, w.buf, w.len);
-		return;
-	}
-	size_t n = jw_finish(&w);
-	if (n)
-		conn_queue(c, reply, n);
-	else
-		conn_queue_error(c, "internal", "reply too large");
 }
 
 /* ---- input ---- */
@@ -342,16 +204,16 @@ static void process_lines(struct conn *c)
 {
 	size_t start = 0;
 
-	while (c->w.fd >= 0 && !c->closing && c->out_len < OUT_HIGH) {
+	while (c->w.fd >= 0 && !c->closing && !c->op && c->out_len < OUT_HIGH) {
 		char *nl = memchr(c->in + start, '\n', c->in_len - start);
 		if (!nl)
 			break;
 		size_t len = (size_t)(nl - (c->in + start));
+		start += len + 1;
 		if (c->discarding)
 			c->discarding = false;
 		else
-			handle_line(c, c->in + start, len);
-		start += len + 1;
+			verbs_handle_line(c, c->in + start - len - 1, len);
 	}
 	if (c->w.fd < 0)
 		return;
@@ -433,21 +295,83 @@ static void update_interest(struct conn *c)
 	loop_mod(c->a, &c->w, ev);
 }
 
+/* Lets a streaming operation fill the reply buffer and send it, a bounded
+ * number of rounds per wakeup so one fast stream cannot starve the loop. */
+static void pump_op(struct conn *c)
+{
+	for (int round = 0; c->op; round++) {
+		if (conn_flush(c) < 0 || c->out_len >= OUT_HIGH)
+			return; /* EPOLLOUT brings us back */
+		if (round == 64) {
+			conn_kick_later(c);
+			return;
+		}
+		size_t before = c->out_len;
+		c->op->pump(c);
+		if (c->w.fd < 0 || c->out_len == before)
+			return;
+	}
+}
+
 static void conn_pump(struct conn *c)
 {
-	process_lines(c);
+	pump_op(c);
+	/* Requests already buffered are answered as the reply buffer drains:
+	 * no new input may ever come to wake us for them. */
+	for (int round = 0; c->w.fd >= 0 && !c->op && has_complete_line(c); round++) {
+		if (round == 16) {
+			conn_kick_later(c);
+			break;
+		}
+		process_lines(c);
+		pump_op(c); /* an operation a request just started */
+		if (c->w.fd < 0 || conn_flush(c) < 0 || c->out_len >= OUT_HIGH)
+			break;
+	}
 	if (c->w.fd < 0)
 		return;
 	check_overlong(c);
-	if (c->eof && !has_complete_line(c))
+	if (c->eof && !c->op && !has_complete_line(c))
 		finish_input(c);
 	if (c->w.fd < 0 || conn_flush(c) < 0)
 		return;
-	if (c->closing && c->out_len == 0) {
+	if (c->closing && !c->op && c->out_len == 0) {
 		conn_close(c, c->eof ? "peer finished" : "closing");
 		return;
 	}
 	update_interest(c);
+}
+
+static void on_kick(struct agent *a, struct timer *t)
+{
+	struct conn *c = container_of(t, struct conn, kick);
+
+	(void)a;
+	if (c->w.fd >= 0)
+		conn_pump(c);
+}
+
+void conn_kick_later(struct conn *c)
+{
+	if (c->w.fd >= 0 && !c->kick.armed)
+		timer_arm(c->a, &c->kick, 0);
+}
+
+void conn_op_begin(struct conn *c, const struct conn_op_ops *ops, void *state)
+{
+	c->op = ops;
+	c->op_state = state;
+}
+
+void conn_op_end(struct conn *c)
+{
+	const struct conn_op_ops *op = c->op;
+
+	if (!op)
+		return;
+	c->op = NULL;
+	op->release(c);
+	c->op_state = NULL;
 }
 
 static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
@@ -477,6 +401,11 @@ static void on_idle(struct agent *a, struct timer *t)
 	char msg[64];
 
 	(void)a;
+	if (c->op) {
+		/* Waiting on a task or streaming is not idleness. */
+		timer_arm(c->a, &c->idle, (uint64_t)c->a->cfg.idle_timeout_s * 1000u);
+		return;
+	}
 	snprintf(msg, sizeof(msg), "no request for %u seconds", c->a->cfg.idle_timeout_s);
 	conn_queue_error(c, "idle_timeout", msg);
 	if (c->w.fd >= 0 && conn_flush(c) == 0)
@@ -534,6 +463,7 @@ static void add_conn(struct agent *a, int fd, const char *peer)
 	c->w.on_event = on_conn_event;
 	c->w.release = conn_free;
 	c->idle.on_fire = on_idle;
+	c->kick.on_fire = on_kick;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	if (loop_add(a, &c->w, EPOLLIN) < 0) {
 		free(c);

@@ -1,0 +1,347 @@
+"""Host tier: running, supervising and capturing tasks over the control
+protocol (run, ps, wait, kill, logs, stdin, rm)."""
+import hashlib
+import json
+import os
+import socket
+import time
+
+from harness import Agent, check, eq, read_all, readline, test, with_agent
+
+
+def framed_logs(a, ref, *opts, timeout=60):
+    """Reads `logs REF --framed ...` to its end line. Returns
+    (records, gaps, end) where records are (stream, seq, off, bytes)."""
+    with a.connect(timeout=timeout) as s:
+        s.sendall(("logs %s --framed %s\n" % (ref, " ".join(opts))).encode())
+        f = s.makefile("rb")
+        records, gaps = [], []
+        while True:
+            line = f.readline()
+            if not line:
+                raise AssertionError("logs ended without an end line")
+            head = json.loads(line)
+            if "len" in head:
+                data = f.read(head["len"])
+                eq(len(data), head["len"], "frame payload length")
+                records.append((head["stream"], head["seq"], head["off"], data))
+            elif "gap" in head:
+                gaps.append(head["gap"])
+            else:
+                return records, gaps, head
+
+
+def stream_bytes(records, stream):
+    out = b""
+    for st, _, off, data in records:
+        if st == stream:
+            eq(off, len(out), "%s offsets are contiguous" % stream)
+            out += data
+    return out
+
+
+def run(a, cmdline):
+    r = a.request("run " + cmdline)
+    check(r.get("ok"), "run %s: %r" % (cmdline, r))
+    return r
+
+
+def wait(a, ref, timeout=60):
+    with a.connect(timeout=timeout) as s:
+        s.sendall(("wait %s\n" % ref).encode())
+        return json.loads(readline(s))
+
+
+@with_agent()
+def test_run_wait_logs_roundtrip(a):
+    r = run(a, "--name hello -- /bin/sh -c \"echo hi; echo oops >&2; exit 3\"")
+    eq(r["name"], "hello", "name")
+    check(r["id"] >= 2 and r["pid"] > 1, "id and pid: %r" % r)
+    w = wait(a, "hello")
+    eq(w["ok"], True, "wait ok")
+    t = w["task"]
+    eq((t["state"], t["exit"]["status"], t["exit"]["code"], t["exit"]["signal"]),
+       ("exited", 3, 3, None), "exit record")
+    eq(t["offsets"], {"stdout": 3, "stderr": 5}, "final offsets")
+    check(t["exit"]["end_boot_ns"] >= t["start_boot_ns"], "times in order")
+    eq(t["exit"]["descendant_holds_pipes"], False, "no descendant")
+    recs, gaps, end = framed_logs(a, "hello")
+    eq(stream_bytes(recs, "stdout"), b"hi\n", "stdout")
+    eq(stream_bytes(recs, "stderr"), b"oops\n", "stderr")
+    eq((gaps, end["ok"], end["end"], end["exit"]["status"]), ([], True, True, 3), "end line")
+    ps = a.request("ps")
+    eq([x["name"] for x in ps["tasks"]], ["main", "hello"], "ps lists main and the task")
+    eq(a.request("ps %d" % r["id"])["task"]["name"], "hello", "ps by id")
+
+
+@with_agent()
+def test_raw_logs_for_people(a):
+    run(a, "--name raw -- /bin/sh -c %s" % json.dumps("printf 'a\\nb\\n'"))
+    wait(a, "raw")
+    with a.connect() as s:
+        s.sendall(b"logs raw\nping\n")
+        s.shutdown(socket.SHUT_WR)
+        data = read_all(s)
+    check(data.startswith(b"a\nb\n"), "raw bytes first: %r" % data)
+    lines = data[4:].split(b"\n")
+    end = json.loads(lines[0])
+    eq((end["ok"], end["end"]), (True, True), "then one end line")
+    eq(json.loads(lines[1]), {"ok": True, "pong": True}, "the next request answered after")
+
+
+@with_agent()
+def test_exec_failures_are_clear_errors(a):
+    r = a.request("run /no/such/binary")
+    eq((r["ok"], r["error"], r["reason"], r["exit_code"]),
+       (False, "exec_failed", "not_found", 127), "not found")
+    eq(wait(a, str(r["id"]))["task"]["exit"]["status"], 127, "exit record 127")
+    r = a.request("run /t/fixtures/not-executable")
+    eq((r["reason"], r["exit_code"]), ("permission", 126), "not executable")
+    r = a.request("run --cwd /no/such/dir /bin/true")
+    eq((r["error"], r["reason"]), ("exec_failed", "bad_cwd"), "bad cwd")
+    r = a.request("run --user no-such-user /bin/true")
+    eq(r["error"], "bad_user", "unknown user refused before spawning")
+    r = a.request("run --rlimit bogus=1 /bin/true")
+    eq(r["error"], "bad_argument", "bad rlimit")
+    r = a.request("run --name 123 /bin/true")
+    eq(r["error"], "bad_argument", "all-digit name")
+    r = a.request("run --name x --frobnicate 1 /bin/true")
+    eq(r["error"], "bad_argument", "unknown option")
+    r = a.request("wait nosuch")
+    eq(r["error"], "unknown_task", "unknown task")
+
+
+@with_agent()
+def test_names_unique_among_live_tasks_and_ids_never_reused(a):
+    r1 = run(a, "--name svc /bin/sleep 100")
+    r = a.request("run --name svc /bin/true")
+    eq(r["error"], "bad_argument", "duplicate live name refused")
+    eq(a.request("kill svc KILL"), {"ok": True}, "kill")
+    eq(wait(a, "svc")["task"]["exit"]["signal"], 9, "killed")
+    r2 = run(a, "--name svc /bin/true")
+    check(r2["id"] > r1["id"], "a new id")
+    wait(a, "svc")
+    eq(a.request("ps svc")["task"]["id"], r2["id"], "the name finds the newest")
+    eq(a.request("rm %d" % r1["id"]), {"ok": True}, "rm by id")
+    eq(a.request("ps %d" % r1["id"])["error"], "unknown_task", "gone")
+    r3 = run(a, "/bin/true")
+    check(r3["id"] > r2["id"], "ids keep growing after rm")
+
+
+@with_agent(keys=["task.ring_budget=64M"])
+def test_ten_mib_stdout_is_captured_exactly(a):
+    data = os.urandom(10 << 20)
+    with open(os.path.join(a.io, "data.bin"), "wb") as f:
+        f.write(data)
+    run(a, "--name big --ring-size 16M -- /bin/cat /io/data.bin")
+    t = wait(a, "big")["task"]
+    eq(t["exit"]["status"], 0, "exit")
+    eq(t["offsets"]["stdout"], len(data), "stdout offset")
+    recs, gaps, _ = framed_logs(a, "big", "--stream", "stdout")
+    eq(gaps, [], "no gap")
+    got = stream_bytes(recs, "stdout")
+    eq(hashlib.sha256(got).hexdigest(), hashlib.sha256(data).hexdigest(), "sha256")
+
+
+@with_agent()
+def test_both_streams_exact_and_ordered_when_writes_are_apart(a):
+    script = ("i=0; while [ $i -lt 200 ]; do echo out$i; sleep 0.002; echo err$i >&2; "
+              "sleep 0.002; i=$((i+1)); done")
+    run(a, "--name both -- /bin/sh -c %s" % json.dumps(script))
+    wait(a, "both")
+    recs, gaps, _ = framed_logs(a, "both")
+    eq(gaps, [], "no gap")
+    out = stream_bytes(recs, "stdout")
+    err = stream_bytes(recs, "stderr")
+    eq(out, b"".join(b"out%d\n" % i for i in range(200)), "stdout exact")
+    eq(err, b"".join(b"err%d\n" % i for i in range(200)), "stderr exact")
+    order = [(st, d) for st, _, _, d in recs]
+    expect = []
+    for i in range(200):
+        expect += [("stdout", b"out%d\n" % i), ("stderr", b"err%d\n" % i)]
+    eq(order, expect, "records interleave as written")
+    seqs = [seq for _, seq, _, _ in recs]
+    eq(seqs, list(range(len(seqs))), "sequence numbers")
+
+
+@with_agent(keys=["task.drain_ms=300"])
+def test_background_child_holding_stdout(a):
+    script = "echo parent; (sleep 1; echo child-late) & exit 0"
+    run(a, "--name bg -- /bin/sh -c %s" % json.dumps(script))
+    t0 = time.monotonic()
+    t = wait(a, "bg")["task"]
+    took = time.monotonic() - t0
+    eq(t["exit"]["status"], 0, "parent status")
+    eq(t["exit"]["descendant_holds_pipes"], True, "exit record says a descendant holds the pipes")
+    check(took < 0.9, "wait returned at the drain window, before the child ended (%.2fs)" % took)
+    time.sleep(1.5)
+    recs, _, _ = framed_logs(a, "bg")
+    eq(stream_bytes(recs, "stdout"), b"parent\nchild-late\n", "the late output is captured")
+
+
+@with_agent()
+def test_overflow_gap_is_exact_and_follow_sees_new_output(a):
+    # 4096-byte ring; 100 lines of 100 bytes = 10000 bytes: the start is lost.
+    line = "x" * 99
+    script = "i=0; while [ $i -lt 100 ]; do echo %s; i=$((i+1)); done; read go; echo after" % line
+    run(a, "--name ov --ring-size 4096 --stdin pipe -- /bin/sh -c %s" % json.dumps(script))
+    deadline = time.monotonic() + 10
+    while a.request("ps ov")["task"]["offsets"]["stdout"] < 10000:
+        check(time.monotonic() < deadline, "output arrives")
+        time.sleep(0.02)
+    with a.connect(timeout=30) as s:
+        s.sendall(b"logs ov --framed --stream stdout --from 0 --follow\n")
+        f = s.makefile("rb")
+        gap = json.loads(f.readline())["gap"]["stdout"]
+        first = json.loads(f.readline())
+        eq(gap["from_off"], 0, "the gap starts where we asked")
+        eq(gap["to_off"], first["off"], "reading resumes exactly after the gap")
+        check(6000 <= gap["to_off"] < 10000, "what did not fit in 4 KiB was lost: %r" % gap)
+        written = ((line + "\n") * 100).encode()
+        got = f.read(first["len"])
+        total = first["off"] + len(got)
+        while total < 10000:
+            h = json.loads(f.readline())
+            eq(h["off"], total, "contiguous after the gap")
+            got += f.read(h["len"])
+            total += h["len"]
+        eq(got, written[gap["to_off"]:], "what is kept is exactly the end of what was written")
+        eq(a.request('stdin ov "go\\n"')["written"], 3, "stdin write")
+        h = json.loads(f.readline())
+        eq(f.read(h["len"]), b"after\n", "follow sees new output")
+        end = json.loads(f.readline())
+        eq((end["end"], end["exit"]["status"]), (True, 0), "follow ends with the exit")
+
+
+@with_agent()
+def test_reader_that_stops_reading_does_not_stall_the_task(a):
+    run(a, "--name flood --ring-size 65536 -- /bin/sh -c %s"
+        % json.dumps("head -c 20000000 /dev/zero; echo done >&2"))
+    s = a.connect(timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"logs flood --follow --framed\n")
+    t = wait(a, "flood", timeout=60)["task"]  # completes while the reader sleeps
+    eq(t["exit"]["status"], 0, "the task finished")
+    eq(t["offsets"]["stdout"], 20000000, "every byte went through the ring")
+    check(t["ring"]["dropped_bytes"] > 0, "the ring overwrote what the reader did not take")
+    f = s.makefile("rb")
+    saw_gap = False
+    while True:
+        h = json.loads(f.readline())
+        if "len" in h:
+            f.read(h["len"])
+        elif "gap" in h:
+            saw_gap = True
+        else:
+            break
+    s.close()
+    check(saw_gap, "the slow reader was told what it missed")
+    eq(a.request("ping")["ok"], True, "others served")
+
+
+@with_agent(keys=["task.ring_size=4096", "task.ring_budget=64M"])
+def test_thousand_short_tasks(a):
+    with a.connect(timeout=120) as s:
+        f = s.makefile("rb")
+        s.sendall(b"".join(b"run --name t%d -- /bin/sh -c \"exit %d\"\n" % (i, i % 7)
+                           for i in range(1000)))
+        ids = []
+        for i in range(1000):
+            r = json.loads(f.readline())
+            check(r.get("ok"), "run %d: %r" % (i, r))
+            ids.append(r["id"])
+        s.sendall(b"".join(b"wait %d\n" % i for i in ids))
+        for i in range(1000):
+            t = json.loads(f.readline())["task"]
+            eq((t["name"], t["exit"]["status"]), ("t%d" % i, i % 7), "exit record %d" % i)
+    eq(len(set(ids)), 1000, "distinct ids")
+
+
+@with_agent()
+def test_spawn_options_env_cwd_user_umask_rlimits(a):
+    script = ("echo FOO=$FOO; echo BAR=${BAR-unset}; pwd; id -u; id -g; id -G; umask; "
+              "ulimit -n; ulimit -Hn; echo HOME=$HOME")
+    r = run(a, "--name opts --env FOO=1 --unset BAR --cwd /tmp --user 65534 --group 65534 "
+            "--groups 100,65534 --umask 027 --rlimit nofile=100:200 --no-new-privs "
+            "-- /bin/sh -c %s" % json.dumps(script))
+    wait(a, "opts")
+    recs, _, _ = framed_logs(a, "opts")
+    out = stream_bytes(recs, "stdout").decode().split("\n")
+    eq(out[:10], ["FOO=1", "BAR=unset", "/tmp", "65534", "65534", "65534 100",
+                  "0027", "100", "200", "HOME=/nonexistent"], "what the task saw")
+    r = run(a, "--name clean --clean-env --env ONLY=1 -- /usr/bin/env")
+    wait(a, "clean")
+    recs, _, _ = framed_logs(a, "clean")
+    eq(stream_bytes(recs, "stdout"), b"ONLY=1\n", "a clean environment")
+
+
+@with_agent()
+def test_sigterm_to_group_ends_grandchildren(a):
+    script = "sleep 1000 & sleep 1000 & echo started; wait"
+    run(a, "--name grp -- /bin/sh -c %s" % json.dumps(script))
+    deadline = time.monotonic() + 10
+    while a.request("ps grp")["task"]["offsets"]["stdout"] == 0:
+        check(time.monotonic() < deadline, "started")
+        time.sleep(0.02)
+    pid = a.request("ps grp")["task"]["pid"]
+    eq(a.request("kill grp TERM"), {"ok": True}, "kill")
+    t = wait(a, "grp")["task"]
+    eq(t["exit"]["signal"], 15, "the shell got TERM")
+    eq(t["exit"]["descendant_holds_pipes"], False, "the sleeps died with the group")
+    a.request("run --name check -- /bin/sh -c %s" % json.dumps("pgrep -g %d || echo none" % pid))
+    wait(a, "check")
+    recs, _, _ = framed_logs(a, "check")
+    eq(stream_bytes(recs, "stdout"), b"none\n", "no grandchild left in the group")
+    eq(a.request("kill grp TERM")["error"], "not_running", "kill after exit")
+
+
+@with_agent()
+def test_rm_refuses_running_and_logs_of_removed_task_end(a):
+    run(a, "--name busy /bin/sleep 100")
+    eq(a.request("rm busy")["error"], "busy", "running task not removed")
+    a.request("kill busy KILL")
+    wait(a, "busy")
+    eq(a.request("rm busy"), {"ok": True}, "removed once done")
+    eq(a.request("logs busy")["error"], "unknown_task", "its logs are gone")
+
+
+def seccomp_probe(a, name, opts):
+    run(a, "--name %s %s -- /build/helpers/sysprobe status unshare reboot mount bpf "
+        "kexec_load" % (name, opts))
+    eq(wait(a, name)["task"]["exit"]["status"], 0, "sysprobe ran")
+    recs, _, _ = framed_logs(a, name)
+    return dict(l.split(": ", 1) for l in stream_bytes(recs, "stdout").decode().splitlines())
+
+
+def check_seccomp(a):
+    free = seccomp_probe(a, "nofilter", "")
+    eq(free["unshare"], "ok", "unfiltered unshare(0) works")
+    eq(free["seccomp"], "0 nnp: 0", "no filter by default")
+    got = seccomp_probe(a, "filtered", "--seccomp default")
+    for call in ("unshare", "reboot", "mount", "bpf", "kexec_load"):
+        eq(got[call], "EPERM", "default profile denies %s" % call)
+    eq(got["seccomp"], "2 nnp: 0", "filter mode, no_new_privs not forced")
+    got = seccomp_probe(a, "allowed", "--seccomp default --seccomp-allow unshare")
+    eq((got["unshare"], got["mount"]), ("ok", "EPERM"), "an allow-list exception")
+    got = seccomp_probe(a, "denied", "--seccomp-deny unshare")
+    eq((got["unshare"], got["mount"]), ("EPERM", "ENOENT"), "a deny list alone")
+    r = a.request("run --seccomp-deny nosuchcall /bin/true")
+    eq(r["error"], "bad_argument", "unknown syscall names are refused")
+
+
+@test
+def test_seccomp_enforced_by_the_static_musl_binary():
+    # The release binary (musl, static, libseccomp built with musl-gcc).
+    a = Agent(main=["/bin/sleep", "1000"], binary="/build/taskinit")
+    try:
+        a.wait_ready()
+        check_seccomp(a)
+        a.request("shutdown")
+        a.wait_exit()
+    finally:
+        a.close()
+
+
+@with_agent()
+def test_seccomp_in_the_instrumented_build(a):
+    check_seccomp(a)

@@ -1,0 +1,877 @@
+/* Task verbs: run, ps, wait, kill, logs, stdin, rm. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tasks/tasks.h"
+#include "vsock/conn.h"
+
+static const char *const stream_names[] = {"stdout", "stderr", "pty"};
+
+static struct task *find_or_error(struct conn *c, const char *ref)
+{
+	char msg[128];
+	struct task *t = task_find(c->a, ref);
+
+	if (!t) {
+		snprintf(msg, sizeof(msg), "no task \"%.64s\"", ref);
+		conn_queue_error(c, "unknown_task", msg);
+	}
+	return t;
+}
+
+/* ---- JSON pieces ---- */
+
+static void put_offsets(struct jw *w, const struct task *t)
+{
+	struct ringlog_stats st;
+
+	ringlog_get_stats(t->ring, &st);
+	jw_key(w, "offsets");
+	jw_obj_open(w);
+	for (unsigned s = 0; s < 2; s++) {
+		jw_key(w, stream_names[s]);
+		jw_u64(w, st.next_off[s]);
+	}
+	jw_obj_close(w);
+	jw_key(w, "next_seq");
+	jw_u64(w, st.next_seq);
+}
+
+static void put_exit(struct jw *w, const struct task *t)
+{
+	const struct task_exit *e = &t->exit;
+
+	jw_key(w, "exit");
+	if (t->state != TASK_DONE) {
+		jw_null(w);
+		return;
+	}
+	jw_obj_open(w);
+	jw_key(w, "status");
+	jw_i64(w, e->status);
+	jw_key(w, "code");
+	if (e->signal)
+		jw_null(w);
+	else
+		jw_i64(w, e->code);
+	jw_key(w, "signal");
+	if (e->signal)
+		jw_i64(w, e->signal);
+	else
+		jw_null(w);
+	if (e->signal && signal_name(e->signal)) {
+		jw_key(w, "signal_name");
+		jw_str(w, signal_name(e->signal));
+	}
+	jw_key(w, "core_dumped");
+	jw_bool(w, e->core_dumped);
+	jw_key(w, "oom_killed");
+	jw_bool(w, false);
+	jw_key(w, "descendant_holds_pipes");
+	jw_bool(w, e->descendant_holds_pipes);
+	jw_key(w, "end_boot_ns");
+	jw_u64(w, e->end_boot_ns);
+	jw_key(w, "end_real_ns");
+	jw_u64(w, e->end_real_ns);
+	jw_obj_close(w);
+}
+
+static void put_exec_error(struct jw *w, const struct task *t)
+{
+	if (!t->exec_stage[0])
+		return;
+	jw_key(w, "exec_error");
+	jw_obj_open(w);
+	jw_key(w, "stage");
+	jw_str(w, t->exec_stage);
+	jw_key(w, "errno");
+	jw_i64(w, t->exec_errno);
+	jw_key(w, "message");
+	jw_str(w, strerror(t->exec_errno));
+	jw_obj_close(w);
+}
+
+static void put_ring(struct jw *w, const struct task *t)
+{
+	struct ringlog_stats st;
+	uint64_t dropped = 0;
+
+	ringlog_get_stats(t->ring, &st);
+	for (unsigned s = 0; s < RINGLOG_STREAMS; s++)
+		dropped += st.first_off[s];
+	jw_key(w, "ring");
+	jw_obj_open(w);
+	jw_key(w, "capacity");
+	jw_u64(w, st.capacity);
+	jw_key(w, "used");
+	jw_u64(w, st.used);
+	jw_key(w, "dropped_bytes");
+	jw_u64(w, dropped);
+	jw_key(w, "dropped_records");
+	jw_u64(w, st.first_seq);
+	jw_obj_close(w);
+}
+
+/* Long command lines are cut in listings; the task keeps them whole. */
+#define ARGV_SHOWN 1024
+
+static void put_task(struct jw *w, const struct task *t, bool full)
+{
+	size_t shown = 0;
+
+	jw_obj_open(w);
+	jw_key(w, "id");
+	jw_u64(w, t->id);
+	jw_key(w, "name");
+	jw_str(w, t->name);
+	jw_key(w, "state");
+	jw_str(w, task_state_name(t->state));
+	jw_key(w, "pid");
+	jw_i64(w, t->pid);
+	jw_key(w, "argv");
+	jw_arr_open(w);
+	for (char **v = t->argv; *v && shown < ARGV_SHOWN; v++) {
+		size_t n = strlen(*v);
+		if (!full && n > ARGV_SHOWN - shown)
+			n = ARGV_SHOWN - shown;
+		jw_strn(w, *v, n);
+		shown += n;
+	}
+	jw_arr_close(w);
+	jw_key(w, "start_boot_ns");
+	jw_u64(w, t->start_boot_ns);
+	jw_key(w, "start_real_ns");
+	jw_u64(w, t->start_real_ns);
+	put_exit(w, t);
+	put_exec_error(w, t);
+	put_offsets(w, t);
+	put_ring(w, t);
+	jw_obj_close(w);
+}
+
+/* ---- run ---- */
+
+struct run_op {
+	struct task_observer obs;
+	struct conn *c;
+};
+
+static void reply_started(struct conn *c, struct task *t)
+{
+	char buf[256];
+	struct jw w;
+
+	jw_init(&w, buf, sizeof(buf));
+	reply_ok_open(&w);
+	jw_key(&w, "id");
+	jw_u64(&w, t->id);
+	jw_key(&w, "name");
+	jw_str(&w, t->name);
+	jw_key(&w, "pid");
+	jw_i64(&w, t->pid);
+	jw_obj_close(&w);
+	conn_queue_reply(c, &w);
+}
+
+static const char *exec_reason(const struct task *t)
+{
+	if (!strcmp(t->exec_stage, "exec"))
+		return t->exec_errno == ENOENT || t->exec_errno == ENOTDIR ? "not_found"
+		       : t->exec_errno == EACCES			   ? "permission"
+									   : "exec";
+	if (!strcmp(t->exec_stage, "cwd"))
+		return "bad_cwd";
+	if (!strcmp(t->exec_stage, "user"))
+		return "bad_user";
+	return t->exec_stage;
+}
+
+static void reply_exec_failed(struct conn *c, struct task *t)
+{
+	char buf[1024], msg[512];
+	struct jw w;
+
+	snprintf(msg, sizeof(msg), "%s %s: %s", t->exec_stage, t->argv[0], strerror(t->exec_errno));
+	jw_init(&w, buf, sizeof(buf));
+	jw_obj_open(&w);
+	jw_key(&w, "ok");
+	jw_bool(&w, false);
+	jw_key(&w, "error");
+	jw_str(&w, "exec_failed");
+	jw_key(&w, "message");
+	jw_str(&w, msg);
+	jw_key(&w, "reason");
+	jw_str(&w, exec_reason(t));
+	jw_key(&w, "id");
+	jw_u64(&w, t->id);
+	jw_key(&w, "name");
+	jw_str(&w, t->name);
+	jw_key(&w, "exit_code");
+	jw_i64(&w, !strcmp(exec_reason(t), "not_found") ? 127 : 126);
+	put_exec_error(&w, t);
+	jw_obj_close(&w);
+	conn_queue_reply(c, &w);
+}
+
+static void run_notify(struct agent *a, struct task_observer *o, enum task_event ev)
+{
+	struct run_op *r = container_of(o, struct run_op, obs);
+	struct conn *c = r->c;
+	struct task *t = o->task;
+
+	(void)a;
+	if (ev == TASK_EV_STARTED)
+		reply_started(c, t);
+	else if (ev == TASK_EV_EXEC_FAILED)
+		reply_exec_failed(c, t);
+	else if (ev == TASK_EV_REMOVED)
+		conn_queue_error(c, "unknown_task", "the task was removed");
+	else
+		return;
+	conn_op_end(c);
+	conn_kick_later(c);
+}
+
+static void run_pump(struct conn *c)
+{
+	(void)c; /* the reply comes from run_notify */
+}
+
+static void run_release(struct conn *c)
+{
+	struct run_op *r = c->op_state;
+
+	task_unobserve(&r->obs);
+	free(r);
+}
+
+static const struct conn_op_ops run_ops = {run_pump, run_release};
+
+static int parse_stdin_mode(const char *v, struct task_spec *s)
+{
+	if (!strcmp(v, "null"))
+		s->stdin_mode = STDIN_NULL;
+	else if (!strcmp(v, "pipe"))
+		s->stdin_mode = STDIN_PIPE;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_size(const char *v, size_t *out)
+{
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10);
+
+	if (end == v)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		n <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		n <<= 20, end++;
+	if (*end || n < 4096 || n > (1ull << 30))
+		return -1;
+	*out = (size_t)n;
+	return 0;
+}
+
+/* One option with its value; returns 0, or -1 with msg set. */
+static int run_option(struct task_spec *s, const char *opt, const char *v, char *msg, size_t cap)
+{
+	const char *why = NULL;
+	char *end;
+
+	if (!strcmp(opt, "--name"))
+		s->name = v;
+	else if (!strcmp(opt, "--env") || !strcmp(opt, "--unset")) {
+		if (s->n_env == TASK_MAX_ENV)
+			why = "too many --env/--unset";
+		else if (!strcmp(opt, "--env") && (!strchr(v, '=') || *v == '='))
+			why = "--env takes KEY=VALUE";
+		else if (!strcmp(opt, "--unset") && (strchr(v, '=') || !*v))
+			why = "--unset takes a KEY";
+		else
+			s->env[s->n_env++] = v;
+	} else if (!strcmp(opt, "--cwd"))
+		s->cwd = v;
+	else if (!strcmp(opt, "--user"))
+		s->user = v;
+	else if (!strcmp(opt, "--group"))
+		s->group = v;
+	else if (!strcmp(opt, "--groups"))
+		s->groups = v;
+	else if (!strcmp(opt, "--umask")) {
+		long m = strtol(v, &end, 8);
+		if (*end || !*v || m < 0 || m > 0777)
+			why = "--umask takes an octal mode";
+		else
+			s->umask = (int)m;
+	} else if (!strcmp(opt, "--rlimit")) {
+		if (task_spec_add_rlimit(s, v, &why) == 0)
+			why = NULL;
+	} else if (!strcmp(opt, "--stdin")) {
+		if (parse_stdin_mode(v, s) < 0)
+			why = "--stdin takes null or pipe";
+	} else if (!strcmp(opt, "--ring-size")) {
+		if (parse_size(v, &s->ring_size) < 0)
+			why = "--ring-size takes 4096..1G bytes (K, M suffixes)";
+	} else {
+		int r = task_spec_add_seccomp(s, opt, v, msg, cap);
+		if (r < 0)
+			return -1;
+		if (r > 0) {
+			snprintf(msg, cap, "unknown option %.64s", opt);
+			return -1;
+		}
+	}
+	if (why) {
+		snprintf(msg, cap, "%s: %s", opt, why);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const flag_options[] = {"--clean-env", "--no-new-privs", NULL};
+
+static int parse_run(int argc, char **argv, struct task_spec *s, char *msg, size_t cap)
+{
+	int i = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->umask = -1;
+	while (i < argc && !strncmp(argv[i], "--", 2)) {
+		const char *opt = argv[i];
+		if (!strcmp(opt, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(opt, flag_options[0]) || !strcmp(opt, flag_options[1])) {
+			if (!strcmp(opt, "--clean-env"))
+				s->clean_env = true;
+			else
+				s->no_new_privs = true;
+			i++;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			snprintf(msg, cap, "%.64s needs a value", opt);
+			return -1;
+		}
+		if (run_option(s, opt, argv[i + 1], msg, cap) < 0)
+			return -1;
+		i += 2;
+	}
+	if (i >= argc) {
+		snprintf(msg, cap, "usage: run [options] [--] command [args...]");
+		return -1;
+	}
+	for (; i < argc && s->argc < TASK_MAX_ARGS; i++)
+		s->argv[s->argc++] = argv[i];
+	s->argv[s->argc] = NULL;
+	return 0;
+}
+
+static void verb_run(struct conn *c, int argc, char **argv)
+{
+	struct task_spec *s = malloc(sizeof(*s));
+	char msg[256];
+	const char *code;
+
+	if (!s) {
+		conn_queue_error(c, "no_memory", "out of memory");
+		return;
+	}
+	if (parse_run(argc, argv, s, msg, sizeof(msg)) < 0) {
+		conn_queue_error(c, "bad_argument", msg);
+		free(s);
+		return;
+	}
+	struct task *t = task_run(c->a, s, &code, msg, sizeof(msg));
+	free(s);
+	if (!t) {
+		conn_queue_error(c, code, msg);
+		return;
+	}
+	struct run_op *r = calloc(1, sizeof(*r));
+	if (!r) {
+		reply_started(c, t);
+		return;
+	}
+	r->c = c;
+	r->obs.notify = run_notify;
+	task_observe(t, &r->obs);
+	conn_op_begin(c, &run_ops, r);
+}
+
+/* ---- ps ---- */
+
+static void fill_ps(struct conn *c, struct jw *w, void *ctx)
+{
+	(void)ctx;
+	reply_ok_open(w);
+	jw_key(w, "tasks");
+	jw_arr_open(w);
+	for (struct task *t = tasks_first(c->a); t; t = t->next)
+		put_task(w, t, false);
+	jw_arr_close(w);
+	jw_obj_close(w);
+}
+
+static void fill_one(struct conn *c, struct jw *w, void *ctx)
+{
+	(void)c;
+	reply_ok_open(w);
+	jw_key(w, "task");
+	put_task(w, ctx, true);
+	jw_obj_close(w);
+}
+
+static void verb_ps(struct conn *c, int argc, char **argv)
+{
+	if (argc == 1) {
+		struct task *t = find_or_error(c, argv[0]);
+		if (t)
+			conn_queue_big_reply(c, fill_one, t);
+		return;
+	}
+	conn_queue_big_reply(c, fill_ps, NULL);
+}
+
+/* ---- wait ---- */
+
+struct wait_op {
+	struct task_observer obs;
+	struct conn *c;
+};
+
+static void wait_notify(struct agent *a, struct task_observer *o, enum task_event ev)
+{
+	struct wait_op *r = container_of(o, struct wait_op, obs);
+	struct conn *c = r->c;
+
+	(void)a;
+	if (ev == TASK_EV_EXITED)
+		conn_queue_big_reply(c, fill_one, o->task);
+	else if (ev == TASK_EV_REMOVED)
+		conn_queue_error(c, "unknown_task", "the task was removed");
+	else
+		return;
+	conn_op_end(c);
+	conn_kick_later(c);
+}
+
+static void wait_release(struct conn *c)
+{
+	struct wait_op *r = c->op_state;
+
+	task_unobserve(&r->obs);
+	free(r);
+}
+
+static const struct conn_op_ops wait_ops = {run_pump, wait_release};
+
+static void verb_wait(struct conn *c, int argc, char **argv)
+{
+	struct task *t = find_or_error(c, argv[0]);
+
+	(void)argc;
+	if (!t)
+		return;
+	if (t->state == TASK_DONE) {
+		conn_queue_big_reply(c, fill_one, t);
+		return;
+	}
+	struct wait_op *r = calloc(1, sizeof(*r));
+	if (!r) {
+		conn_queue_error(c, "no_memory", "out of memory");
+		return;
+	}
+	r->c = c;
+	r->obs.notify = wait_notify;
+	task_observe(t, &r->obs);
+	conn_op_begin(c, &wait_ops, r);
+}
+
+/* ---- kill, rm, stdin ---- */
+
+static void reply_plain_ok(struct conn *c)
+{
+	conn_queue(c, "{\"ok\":true}\n", 12);
+}
+
+static void verb_kill(struct conn *c, int argc, char **argv)
+{
+	int sig = SIGTERM;
+	bool group = true;
+	char msg[128];
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--pid")) {
+			group = false;
+		} else if ((sig = signal_from_name(argv[i])) < 0) {
+			snprintf(msg, sizeof(msg), "unknown signal \"%.32s\"", argv[i]);
+			conn_queue_error(c, "bad_argument", msg);
+			return;
+		}
+	}
+	struct task *t = find_or_error(c, argv[0]);
+	if (!t)
+		return;
+	int r = task_kill(c->a, t, sig, group);
+	if (r == -ESRCH) {
+		conn_queue_error(c, "not_running", "the task has exited");
+		return;
+	}
+	if (r < 0) {
+		snprintf(msg, sizeof(msg), "kill: %s", strerror(-r));
+		conn_queue_error(c, "kill_failed", msg);
+		return;
+	}
+	reply_plain_ok(c);
+}
+
+static void verb_rm(struct conn *c, int argc, char **argv)
+{
+	struct task *t = find_or_error(c, argv[0]);
+
+	(void)argc;
+	if (!t)
+		return;
+	if (task_remove(c->a, t) < 0) {
+		conn_queue_error(c, "busy", "the task is still running (kill it, then rm)");
+		return;
+	}
+	reply_plain_ok(c);
+}
+
+static void verb_stdin(struct conn *c, int argc, char **argv)
+{
+	char buf[64];
+	struct jw w;
+	struct task *t = find_or_error(c, argv[0]);
+
+	if (!t)
+		return;
+	if (t->stdin_fd < 0) {
+		conn_queue_error(c, "no_stdin",
+				 "the task's stdin is not an open pipe (run --stdin pipe)");
+		return;
+	}
+	if (!strcmp(argv[1], "--close") && argc == 2) {
+		close(t->stdin_fd);
+		t->stdin_fd = -1;
+		reply_plain_ok(c);
+		return;
+	}
+	size_t len = strlen(argv[1]);
+	ssize_t n = write(t->stdin_fd, argv[1], len);
+	if (n < 0 && errno != EAGAIN) {
+		snprintf(buf, sizeof(buf), "write: %s", strerror(errno));
+		conn_queue_error(c, "stdin_failed", buf);
+		return;
+	}
+	/* Never blocks: what the pipe cannot take now is reported, not queued. */
+	jw_init(&w, buf, sizeof(buf));
+	reply_ok_open(&w);
+	jw_key(&w, "written");
+	jw_u64(&w, n < 0 ? 0 : (uint64_t)n);
+	jw_obj_close(&w);
+	conn_queue_reply(c, &w);
+}
+
+/* ---- logs ---- */
+
+struct logs_op {
+	struct task_observer obs;
+	struct conn *c;
+	struct ringlog_cursor cur;
+	bool follow, framed;
+};
+
+static void logs_gap(struct conn *c, struct logs_op *l, const struct ringlog_gap *g)
+{
+	char buf[1024];
+	struct jw w;
+
+	if (!l->framed) {
+		for (unsigned s = 0; s < 3; s++) {
+			uint64_t lost = ringlog_gap_bytes(g, s);
+			if (lost && lost != RINGLOG_UNKNOWN) {
+				int n = snprintf(buf, sizeof(buf),
+						 "\n[taskinit: %llu bytes of %s lost]\n",
+						 (unsigned long long)lost, stream_names[s]);
+				conn_queue(c, buf, (size_t)n);
+			}
+		}
+		return;
+	}
+	jw_init(&w, buf, sizeof(buf));
+	jw_obj_open(&w);
+	jw_key(&w, "gap");
+	jw_obj_open(&w);
+	jw_key(&w, "from_seq");
+	jw_u64(&w, g->from_seq);
+	jw_key(&w, "to_seq");
+	jw_u64(&w, g->to_seq);
+	for (unsigned s = 0; s < 2; s++) {
+		if (!(l->cur.mask & RINGLOG_MASK(s)))
+			continue;
+		jw_key(&w, stream_names[s]);
+		jw_obj_open(&w);
+		jw_key(&w, "from_off");
+		jw_u64(&w, g->from_off[s]);
+		jw_key(&w, "to_off");
+		jw_u64(&w, g->to_off[s]);
+		jw_obj_close(&w);
+	}
+	jw_obj_close(&w);
+	jw_obj_close(&w);
+	conn_queue_reply(c, &w);
+}
+
+static void logs_end(struct conn *c, struct task *t, const char *error)
+{
+	char buf[2048];
+	struct jw w;
+
+	jw_init(&w, buf, sizeof(buf));
+	if (error) {
+		conn_queue_error(c, "unknown_task", error);
+		return;
+	}
+	reply_ok_open(&w);
+	jw_key(&w, "end");
+	jw_bool(&w, true);
+	jw_key(&w, "id");
+	jw_u64(&w, t->id);
+	jw_key(&w, "state");
+	jw_str(&w, task_state_name(t->state));
+	put_offsets(&w, t);
+	put_exit(&w, t);
+	jw_obj_close(&w);
+	conn_queue_reply(c, &w);
+}
+
+static void logs_data(struct conn *c, struct logs_op *l, const struct ringlog_chunk *ch,
+		      struct iovec *iov, size_t n)
+{
+	if (l->framed) {
+		char buf[256];
+		struct jw w;
+		jw_init(&w, buf, sizeof(buf));
+		jw_obj_open(&w);
+		jw_key(&w, "stream");
+		jw_str(&w, ch->stream < 3 ? stream_names[ch->stream] : "?");
+		jw_key(&w, "seq");
+		jw_u64(&w, ch->seq);
+		jw_key(&w, "off");
+		jw_u64(&w, ch->off);
+		jw_key(&w, "len");
+		jw_u64(&w, n);
+		jw_key(&w, "t_ns");
+		jw_i64(&w, ch->when.boot_ns);
+		jw_obj_close(&w);
+		conn_queue_reply(c, &w);
+	}
+	size_t first = n < iov[0].iov_len ? n : iov[0].iov_len;
+	conn_queue(c, iov[0].iov_base, first);
+	if (n > first)
+		conn_queue(c, iov[1].iov_base, n - first);
+}
+
+/* Moves what the cursor has into the reply buffer while there is room. */
+static void logs_pump(struct conn *c)
+{
+	struct logs_op *l = c->op_state;
+	struct task *t = l->obs.task;
+
+	while (conn_alive(c) && conn_room(c) > 512) {
+		struct ringlog_chunk ch;
+		struct ringlog_gap g;
+		struct iovec iov[2];
+		int r = ringlog_peek(t->ring, &l->cur, &ch, iov, &g);
+		if (r == RINGLOG_GAP) {
+			logs_gap(c, l, &g);
+			continue;
+		}
+		if (r != RINGLOG_DATA) {
+			if (!l->follow || t->state == TASK_DONE) {
+				logs_end(c, t, NULL);
+				conn_op_end(c);
+			}
+			return;
+		}
+		size_t room = conn_room(c) - 256;
+		size_t n = ch.len < room ? ch.len : room;
+		logs_data(c, l, &ch, iov, n);
+		ringlog_consume(t->ring, &l->cur, n);
+	}
+}
+
+static void logs_notify(struct agent *a, struct task_observer *o, enum task_event ev)
+{
+	struct logs_op *l = container_of(o, struct logs_op, obs);
+	struct conn *c = l->c;
+
+	(void)a;
+	if (ev == TASK_EV_REMOVED) {
+		/* The ring goes with the task: stop reading it now. */
+		logs_end(c, o->task, "the task was removed");
+		conn_op_end(c);
+	}
+	conn_kick_later(c);
+}
+
+static void logs_release(struct conn *c)
+{
+	struct logs_op *l = c->op_state;
+
+	task_unobserve(&l->obs);
+	free(l);
+}
+
+static const struct conn_op_ops logs_ops = {logs_pump, logs_release};
+
+static int stream_mask(const char *v, unsigned *mask, unsigned *stream)
+{
+	if (!strcmp(v, "all"))
+		*mask = RINGLOG_MASK(RINGLOG_STDOUT) | RINGLOG_MASK(RINGLOG_STDERR);
+	else if (!strcmp(v, "stdout"))
+		*mask = RINGLOG_MASK(*stream = RINGLOG_STDOUT);
+	else if (!strcmp(v, "stderr"))
+		*mask = RINGLOG_MASK(*stream = RINGLOG_STDERR);
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_u64(const char *v, uint64_t *out)
+{
+	char *end;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+struct logs_args {
+	unsigned mask, stream;
+	bool single, follow, framed, have_from, have_seq;
+	uint64_t from, seq;
+};
+
+static int parse_logs(int argc, char **argv, struct logs_args *la, char *msg, size_t cap)
+{
+	memset(la, 0, sizeof(*la));
+	la->mask = RINGLOG_MASK(RINGLOG_STDOUT) | RINGLOG_MASK(RINGLOG_STDERR);
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(o, "--follow") || !strcmp(o, "-f")) {
+			la->follow = true;
+			continue;
+		}
+		if (!strcmp(o, "--framed")) {
+			la->framed = true;
+			continue;
+		}
+		if (!v) {
+			snprintf(msg, cap, "%.32s needs a value", o);
+			return -1;
+		}
+		i++;
+		if (!strcmp(o, "--stream")) {
+			if (stream_mask(v, &la->mask, &la->stream) < 0) {
+				snprintf(msg, cap, "--stream takes stdout, stderr or all");
+				return -1;
+			}
+			la->single = strcmp(v, "all") != 0;
+		} else if (!strcmp(o, "--from") && parse_u64(v, &la->from) == 0) {
+			la->have_from = true;
+		} else if (!strcmp(o, "--seq") && parse_u64(v, &la->seq) == 0) {
+			la->have_seq = true;
+		} else {
+			snprintf(msg, cap, "bad option %.32s %.32s", o, v);
+			return -1;
+		}
+	}
+	if (la->have_from && !la->single) {
+		snprintf(msg, cap, "--from is a byte offset of one stream: add --stream");
+		return -1;
+	}
+	if (la->have_from && la->have_seq) {
+		snprintf(msg, cap, "--from and --seq exclude each other");
+		return -1;
+	}
+	return 0;
+}
+
+static void verb_logs(struct conn *c, int argc, char **argv)
+{
+	struct logs_args la;
+	char msg[160];
+	int r;
+
+	if (parse_logs(argc, argv, &la, msg, sizeof(msg)) < 0) {
+		conn_queue_error(c, "bad_argument", msg);
+		return;
+	}
+	struct task *t = find_or_error(c, argv[0]);
+	if (!t)
+		return;
+	struct logs_op *l = calloc(1, sizeof(*l));
+	if (!l) {
+		conn_queue_error(c, "no_memory", "out of memory");
+		return;
+	}
+	if (la.have_from)
+		r = ringlog_seek_offset(t->ring, &l->cur, la.stream, la.from);
+	else if (la.have_seq)
+		r = ringlog_seek_seq(t->ring, &l->cur, la.mask, la.seq);
+	else
+		r = ringlog_seek_oldest(t->ring, &l->cur, la.mask);
+	if (r < 0) {
+		free(l);
+		conn_queue_error(c, "bad_argument",
+				 r == -ERANGE ? "that position has not been written yet"
+					      : "bad position");
+		return;
+	}
+	l->c = c;
+	l->follow = la.follow;
+	l->framed = la.framed;
+	l->obs.notify = logs_notify;
+	task_observe(t, &l->obs);
+	conn_op_begin(c, &logs_ops, l);
+	logs_pump(c);
+}
+
+static const struct verb verbs[] = {
+    {"run",
+     "run [--name N] [--env K=V] [--unset K] [--clean-env] [--cwd DIR] [--user U] [--group G] "
+     "[--groups G,G] [--umask 022] [--rlimit NAME=SOFT[:HARD]] [--no-new-privs] "
+     "[--stdin null|pipe] [--ring-size BYTES] [--seccomp default] [--seccomp-allow S,S] "
+     "[--seccomp-deny S,S] [--] COMMAND [ARGS...]",
+     1, REQUEST_MAX_ARGS - 1, true, verb_run},
+    {"ps", "ps [TASK]", 0, 1, false, verb_ps},
+    {"wait", "wait TASK  (replies when the exit is published)", 1, 1, false, verb_wait},
+    {"kill", "kill TASK [SIGNAL] [--pid]  (default TERM, to the process group)", 1, 3, false,
+     verb_kill},
+    {"logs",
+     "logs TASK [--stream stdout|stderr|all] [--from OFFSET | --seq SEQ] [--follow] "
+     "[--framed]",
+     1, 8, false, verb_logs},
+    {"stdin", "stdin TASK DATA | stdin TASK --close", 2, 2, false, verb_stdin},
+    {"rm", "rm TASK  (an exited task and its output)", 1, 1, false, verb_rm},
+};
+
+const struct verb *task_verbs(size_t *n)
+{
+	*n = sizeof(verbs) / sizeof(verbs[0]);
+	return verbs;
+}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -93,6 +94,8 @@ static __attribute__((noreturn)) void run_child(const struct spawn_plan *p)
 	reset_signals();
 	setsid();
 	set_stdio(p);
+	if (p->pty && ioctl(0, TIOCSCTTY, 0) < 0)
+		fail(p->status_fd, "pty", errno);
 	if (p->status_fd != status && dup3(p->status_fd, status, O_CLOEXEC) < 0)
 		status = p->status_fd;
 	close_fds_from(status + 1);

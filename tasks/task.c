@@ -266,6 +266,8 @@ static ssize_t capture_once(struct agent *a, struct task_pipe *p)
 		/* Nothing buffered: EOF, or a race with the writer. */
 		char tmp[4096];
 		ssize_t n = read(p->w.fd, tmp, sizeof(tmp));
+		if (n < 0 && errno == EIO)
+			return 0; /* a pty master once every slave fd is closed */
 		if (n > 0) {
 			ringlog_append(t->ring, p->stream, tmp, (size_t)n, stamp_now());
 			if (t->echo_console) {
@@ -283,7 +285,7 @@ static ssize_t capture_once(struct agent *a, struct task_pipe *p)
 	ssize_t n = readv(p->w.fd, iov, iov[1].iov_len ? 2 : 1);
 	if (n <= 0) {
 		ringlog_cancel(t->ring);
-		return n < 0 ? -1 : 0;
+		return n < 0 && errno != EIO ? -1 : 0;
 	}
 	ringlog_commit(t->ring, (size_t)n, stamp_now());
 	if (t->echo_console)
@@ -551,6 +553,7 @@ static struct task *alloc_task(struct agent *a, const struct task_spec *s)
 	else
 		snprintf(t->name, sizeof(t->name), "task-%llu", (unsigned long long)t->id);
 	t->stdin_fd = -1;
+	t->pty = s->stdin_mode == STDIN_PTY;
 	t->echo_console = s->echo_console;
 	struct task_private *p = t->priv;
 	p->out.task = p->err.task = t;
@@ -578,11 +581,43 @@ static void close_fds(struct fds *f)
 	}
 }
 
+/* The master stays with the agent (output in, input out); the child gets
+ * the slave on 0-2. */
+static int open_pty(const struct task_spec *s, struct fds *f)
+{
+	char path[64];
+	struct winsize ws = {.ws_row = s->pty_rows ? s->pty_rows : 24,
+			     .ws_col = s->pty_cols ? s->pty_cols : 80};
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (m < 0)
+		return -1;
+	f->out_r = m;
+	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, path, sizeof(path)) != 0)
+		return -1;
+	ioctl(m, TIOCSWINSZ, &ws);
+	fcntl(m, F_SETFL, O_NONBLOCK);
+	f->in_r = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (f->in_r < 0)
+		return -1;
+	f->out_w = fcntl(f->in_r, F_DUPFD_CLOEXEC, 3);
+	f->err_w = fcntl(f->in_r, F_DUPFD_CLOEXEC, 3);
+	f->in_w = fcntl(m, F_DUPFD_CLOEXEC, 3);
+	return f->out_w < 0 || f->err_w < 0 || f->in_w < 0 ? -1 : 0;
+}
+
 static int open_fds(const struct task_spec *s, struct fds *f)
 {
 	int p[2];
 
 	f->in_r = f->in_w = f->out_r = f->out_w = f->err_r = f->err_w = f->st_r = f->st_w = -1;
+	if (s->stdin_mode == STDIN_PTY) {
+		if (open_pty(s, f) < 0 || pipe2(p, O_CLOEXEC) < 0)
+			return -1;
+		f->st_r = p[0], f->st_w = p[1];
+		fcntl(f->st_r, F_SETFL, O_NONBLOCK);
+		return 0;
+	}
 	if (s->stdin_mode == STDIN_PIPE) {
 		if (pipe2(p, O_CLOEXEC) < 0)
 			return -1;
@@ -618,8 +653,11 @@ static void attach_fds(struct agent *a, struct task *t, struct fds *f)
 {
 	struct task_private *p = t->priv;
 
+	if (t->pty)
+		p->out.stream = RINGLOG_PTY;
 	watch_pipe(a, &p->out, f->out_r);
-	watch_pipe(a, &p->err, f->err_r);
+	if (f->err_r >= 0)
+		watch_pipe(a, &p->err, f->err_r);
 	p->status.fd = f->st_r;
 	p->status.on_event = on_status;
 	p->status.release = NULL;
@@ -746,6 +784,29 @@ int task_kill(struct agent *a, struct task *t, int sig, bool group)
 	if (group && kill(-t->pid, sig) == 0)
 		return 0;
 	return kill(t->pid, sig) < 0 ? -errno : 0;
+}
+
+int task_resize(struct task *t, unsigned short cols, unsigned short rows)
+{
+	struct winsize ws = {.ws_row = rows, .ws_col = cols};
+
+	if (!t->pty || t->stdin_fd < 0)
+		return -ENOTTY;
+	return ioctl(t->stdin_fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+}
+
+int task_close_stdin(struct task *t)
+{
+	if (t->stdin_fd < 0)
+		return -EBADF;
+	if (t->pty) {
+		/* The master stays (resize, output); the line discipline turns
+		 * ^D at the start of a line into end-of-file for the reader. */
+		return write(t->stdin_fd, "\004", 1) == 1 ? 0 : -errno;
+	}
+	close(t->stdin_fd);
+	t->stdin_fd = -1;
+	return 0;
 }
 
 void tasks_signal_all(struct agent *a, int sig)

@@ -36,7 +36,9 @@ struct agent;
 #define TASK_MAX_RLIMITS 16
 #define TASK_MAX_GROUPS	 32
 
-enum stdin_mode { STDIN_NULL, STDIN_PIPE };
+/* STDIN_PTY: stdin, stdout and stderr are one pseudo-terminal, the task's
+ * controlling terminal; its output is the ring's pty stream. */
+enum stdin_mode { STDIN_NULL, STDIN_PIPE, STDIN_PTY };
 
 /* What `run` asks for. Strings point at memory the caller owns until
  * task_run returns; the task keeps copies. */
@@ -59,9 +61,10 @@ struct task_spec {
 	} rlimits[TASK_MAX_RLIMITS];
 	bool no_new_privs;
 	enum stdin_mode stdin_mode;
-	size_t ring_size;	     /* 0: task.ring_size */
-	bool echo_console;	     /* copy output to the console too (the main task) */
-	struct seccomp_spec seccomp; /* fill with task_spec_add_seccomp */
+	unsigned short pty_cols, pty_rows; /* 0: 80x24 */
+	size_t ring_size;		   /* 0: task.ring_size */
+	bool echo_console;		   /* copy output to the console too (the main task) */
+	struct seccomp_spec seccomp;	   /* fill with task_spec_add_seccomp */
 };
 
 /* Applies --seccomp PROFILE, --seccomp-allow LIST or --seccomp-deny LIST
@@ -117,7 +120,8 @@ struct task {
 	/* An exec failure: what failed ("exec", "cwd", "user", ...) and errno. */
 	char exec_stage[16];
 	int exec_errno;
-	int stdin_fd; /* write end when stdin is a pipe; -1 otherwise */
+	int stdin_fd; /* write end when stdin is a pipe, the pty master for a pty; else -1 */
+	bool pty;
 	bool echo_console;
 	bool is_main;
 	struct task_observer *observers;
@@ -134,6 +138,10 @@ struct task *task_run(struct agent *a, const struct task_spec *spec, const char 
 /* By id ("7") or name; a live task wins over exited ones of the same name. */
 struct task *task_find(struct agent *a, const char *ref);
 struct task *tasks_first(struct agent *a);
+/* Sets a pty task's window size (the kernel sends SIGWINCH). 0 or -errno. */
+int task_resize(struct task *t, unsigned short cols, unsigned short rows);
+/* Ends a task's input: closes the pipe, or sends end-of-file on a pty. */
+int task_close_stdin(struct task *t);
 /* Signals the task's process group (or only its pid). Returns 0 or -errno. */
 int task_kill(struct agent *a, struct task *t, int sig, bool group);
 /* Frees a task that is done. Returns 0, or -EBUSY while it runs. */

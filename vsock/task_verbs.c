@@ -11,6 +11,9 @@
 
 static const char *const stream_names[] = {"stdout", "stderr", "pty"};
 
+#define TASK_STREAMS                                                                               \
+	(RINGLOG_MASK(RINGLOG_STDOUT) | RINGLOG_MASK(RINGLOG_STDERR) | RINGLOG_MASK(RINGLOG_PTY))
+
 static struct task *find_or_error(struct conn *c, const char *ref)
 {
 	char msg[128];
@@ -32,7 +35,9 @@ static void put_offsets(struct jw *w, const struct task *t)
 	ringlog_get_stats(t->ring, &st);
 	jw_key(w, "offsets");
 	jw_obj_open(w);
-	for (unsigned s = 0; s < 2; s++) {
+	for (unsigned s = 0; s < 3; s++) {
+		if (s == RINGLOG_PTY && !t->pty)
+			continue;
 		jw_key(w, stream_names[s]);
 		jw_u64(w, st.next_off[s]);
 	}
@@ -257,6 +262,8 @@ static int parse_stdin_mode(const char *v, struct task_spec *s)
 		s->stdin_mode = STDIN_NULL;
 	else if (!strcmp(v, "pipe"))
 		s->stdin_mode = STDIN_PIPE;
+	else if (!strcmp(v, "pty"))
+		s->stdin_mode = STDIN_PTY;
 	else
 		return -1;
 	return 0;
@@ -315,7 +322,15 @@ static int run_option(struct task_spec *s, const char *opt, const char *v, char 
 			why = NULL;
 	} else if (!strcmp(opt, "--stdin")) {
 		if (parse_stdin_mode(v, s) < 0)
-			why = "--stdin takes null or pipe";
+			why = "--stdin takes null, pipe or pty";
+	} else if (!strcmp(opt, "--pty-size")) {
+		unsigned cols, rows;
+		char tail;
+		if (sscanf(v, "%ux%u%c", &cols, &rows, &tail) != 2 || !cols || !rows ||
+		    cols > 65535 || rows > 65535)
+			why = "--pty-size takes COLSxROWS";
+		else
+			s->pty_cols = (unsigned short)cols, s->pty_rows = (unsigned short)rows;
 	} else if (!strcmp(opt, "--ring-size")) {
 		if (parse_size(v, &s->ring_size) < 0)
 			why = "--ring-size takes 4096..1G bytes (K, M suffixes)";
@@ -562,8 +577,7 @@ static void verb_stdin(struct conn *c, int argc, char **argv)
 		return;
 	}
 	if (!strcmp(argv[1], "--close") && argc == 2) {
-		close(t->stdin_fd);
-		t->stdin_fd = -1;
+		task_close_stdin(t);
 		reply_plain_ok(c);
 		return;
 	}
@@ -617,7 +631,7 @@ static void logs_gap(struct conn *c, struct logs_op *l, const struct ringlog_gap
 	jw_u64(&w, g->from_seq);
 	jw_key(&w, "to_seq");
 	jw_u64(&w, g->to_seq);
-	for (unsigned s = 0; s < 2; s++) {
+	for (unsigned s = 0; s < 3; s++) {
 		if (!(l->cur.mask & RINGLOG_MASK(s)))
 			continue;
 		jw_key(&w, stream_names[s]);
@@ -739,11 +753,13 @@ static const struct conn_op_ops logs_ops = {logs_pump, logs_release};
 static int stream_mask(const char *v, unsigned *mask, unsigned *stream)
 {
 	if (!strcmp(v, "all"))
-		*mask = RINGLOG_MASK(RINGLOG_STDOUT) | RINGLOG_MASK(RINGLOG_STDERR);
+		*mask = TASK_STREAMS;
 	else if (!strcmp(v, "stdout"))
 		*mask = RINGLOG_MASK(*stream = RINGLOG_STDOUT);
 	else if (!strcmp(v, "stderr"))
 		*mask = RINGLOG_MASK(*stream = RINGLOG_STDERR);
+	else if (!strcmp(v, "pty"))
+		*mask = RINGLOG_MASK(*stream = RINGLOG_PTY);
 	else
 		return -1;
 	return 0;
@@ -769,7 +785,7 @@ struct logs_args {
 static int parse_logs(int argc, char **argv, struct logs_args *la, char *msg, size_t cap)
 {
 	memset(la, 0, sizeof(*la));
-	la->mask = RINGLOG_MASK(RINGLOG_STDOUT) | RINGLOG_MASK(RINGLOG_STDERR);
+	la->mask = TASK_STREAMS;
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(o, "--follow") || !strcmp(o, "-f")) {
@@ -787,7 +803,7 @@ static int parse_logs(int argc, char **argv, struct logs_args *la, char *msg, si
 		i++;
 		if (!strcmp(o, "--stream")) {
 			if (stream_mask(v, &la->mask, &la->stream) < 0) {
-				snprintf(msg, cap, "--stream takes stdout, stderr or all");
+				snprintf(msg, cap, "--stream takes stdout, stderr, pty or all");
 				return -1;
 			}
 			la->single = strcmp(v, "all") != 0;
@@ -851,11 +867,34 @@ static void verb_logs(struct conn *c, int argc, char **argv)
 	logs_pump(c);
 }
 
+static void verb_resize(struct conn *c, int argc, char **argv)
+{
+	unsigned cols, rows;
+	char tail;
+	struct task *t;
+
+	(void)argc;
+	if (sscanf(argv[1], "%u%c", &cols, &tail) != 1 ||
+	    sscanf(argv[2], "%u%c", &rows, &tail) != 1 || !cols || !rows || cols > 65535 ||
+	    rows > 65535) {
+		conn_queue_error(c, "bad_argument", "usage: resize TASK COLS ROWS");
+		return;
+	}
+	if (!(t = find_or_error(c, argv[0])))
+		return;
+	if (task_resize(t, (unsigned short)cols, (unsigned short)rows) < 0) {
+		conn_queue_error(c, "no_pty", "the task has no terminal (run --stdin pty)");
+		return;
+	}
+	reply_plain_ok(c);
+}
+
 static const struct verb verbs[] = {
     {"run",
      "run [--name N] [--env K=V] [--unset K] [--clean-env] [--cwd DIR] [--user U] [--group G] "
      "[--groups G,G] [--umask 022] [--rlimit NAME=SOFT[:HARD]] [--no-new-privs] "
-     "[--stdin null|pipe] [--ring-size BYTES] [--seccomp default] [--seccomp-allow S,S] "
+     "[--stdin null|pipe|pty] [--pty-size COLSxROWS] [--ring-size BYTES] [--seccomp default] "
+     "[--seccomp-allow S,S] "
      "[--seccomp-deny S,S] [--] COMMAND [ARGS...]",
      1, REQUEST_MAX_ARGS - 1, true, verb_run},
     {"ps", "ps [TASK]", 0, 1, false, verb_ps},
@@ -863,11 +902,12 @@ static const struct verb verbs[] = {
     {"kill", "kill TASK [SIGNAL] [--pid]  (default TERM, to the process group)", 1, 3, false,
      verb_kill},
     {"logs",
-     "logs TASK [--stream stdout|stderr|all] [--from OFFSET | --seq SEQ] [--follow] "
+     "logs TASK [--stream stdout|stderr|pty|all] [--from OFFSET | --seq SEQ] [--follow] "
      "[--framed]",
      1, 8, false, verb_logs},
     {"stdin", "stdin TASK DATA | stdin TASK --close", 2, 2, false, verb_stdin},
     {"rm", "rm TASK  (an exited task and its output)", 1, 1, false, verb_rm},
+    {"resize", "resize TASK COLS ROWS  (a pty task's window)", 3, 3, false, verb_resize},
 };
 
 const struct verb *task_verbs(size_t *n)

@@ -345,3 +345,24 @@ def test_seccomp_enforced_by_the_static_musl_binary():
 @with_agent()
 def test_seccomp_in_the_instrumented_build(a):
     check_seccomp(a)
+
+
+@with_agent()
+def test_pty_task_tty_size_and_resize(a):
+    script = "tty; stty size; read x; stty size; echo got-$x"
+    run(a, "--name term --stdin pty --pty-size 100x30 -- /bin/sh -c %s" % json.dumps(script))
+    deadline = time.monotonic() + 10
+    while b"30 100" not in stream_bytes(framed_logs(a, "term")[0], "pty"):
+        check(time.monotonic() < deadline, "initial size printed")
+        time.sleep(0.02)
+    eq(a.request("resize term 120 40"), {"ok": True}, "resize")
+    eq(a.request('stdin term "hello\\n"')["written"], 6, "typed a line")
+    t = wait(a, "term")["task"]
+    eq(t["exit"]["status"], 0, "exit")
+    check("pty" in t["offsets"] and t["offsets"]["pty"] > 0, "pty stream offsets")
+    out = stream_bytes(framed_logs(a, "term")[0], "pty").replace(b"\r\n", b"\n")
+    lines = out.decode().split("\n")
+    check(lines[0].startswith("/dev/pts/"), "tty is a pty: %r" % lines)
+    eq(lines[1], "30 100", "initial size")
+    check("40 120" in lines and "got-hello" in lines, "resize seen, input read: %r" % lines)
+    eq(a.request("resize main 80 24")["error"], "no_pty", "resize needs a pty")

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,9 +79,11 @@ static void reap_children(struct agent *a)
 	int st;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+	struct rusage ru;
+
+	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
 		a->reaped++;
-		if (!tasks_on_reaped(a, pid, st))
+		if (!tasks_on_reaped(a, pid, st, &ru))
 			log_msg(a, LL_DEBUG, "reaped pid %d (status %d)", pid, exit_status(st));
 	}
 	if (a->sd_phase != SD_NONE)

@@ -39,6 +39,7 @@ struct task_private {
 
 struct task_table {
 	struct task *head, *tail;
+	struct tasks_listener *listeners;
 	uint64_t next_id;
 	unsigned live;
 	struct ringlog_pool pool;
@@ -116,6 +117,39 @@ void task_unobserve(struct task_observer *o)
 }
 
 /* An observer may unobserve itself (or be freed) from its callback. */
+void tasks_listen(struct agent *a, struct tasks_listener *l)
+{
+	struct task_table *tt = table(a);
+
+	l->prev = NULL;
+	l->next = tt->listeners;
+	if (l->next)
+		l->next->prev = l;
+	tt->listeners = l;
+	l->listening = true;
+}
+
+void tasks_unlisten(struct agent *a, struct tasks_listener *l)
+{
+	if (!l->listening)
+		return;
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		table(a)->listeners = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	l->listening = false;
+}
+
+void tasks_ring_budget(struct agent *a, size_t *used, size_t *limit, size_t *rings)
+{
+	*used = ringlog_pool_used(&table(a)->pool);
+	*limit = ringlog_pool_limit(&table(a)->pool);
+	*rings = ringlog_pool_rings(&table(a)->pool);
+}
+
+/* An observer or listener may remove itself (or be freed) from its callback. */
 static void notify(struct agent *a, struct task *t, enum task_event ev)
 {
 	struct task_observer *o = t->observers;
@@ -124,6 +158,12 @@ static void notify(struct agent *a, struct task *t, enum task_event ev)
 		struct task_observer *next = o->next;
 		o->notify(a, o, ev);
 		o = next;
+	}
+	if (ev == TASK_EV_OUTPUT)
+		return;
+	for (struct tasks_listener *l = table(a)->listeners, *next; l; l = next) {
+		next = l->next;
+		l->event(a, l, t, ev);
 	}
 }
 
@@ -207,7 +247,12 @@ static void on_drain_over(struct agent *a, struct timer *tm)
 	publish_exit(a, t);
 }
 
-bool tasks_on_reaped(struct agent *a, pid_t pid, int st)
+static uint64_t tv_ns(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+}
+
+bool tasks_on_reaped(struct agent *a, pid_t pid, int st, const struct rusage *ru)
 {
 	struct task *t;
 
@@ -218,6 +263,11 @@ bool tasks_on_reaped(struct agent *a, pid_t pid, int st)
 		return false;
 	t->reaped = true;
 	t->state = TASK_EXITED;
+	if (ru) {
+		t->exit.user_ns = tv_ns(ru->ru_utime);
+		t->exit.sys_ns = tv_ns(ru->ru_stime);
+		t->exit.max_rss_kib = (uint64_t)ru->ru_maxrss;
+	}
 	if (WIFSIGNALED(st)) {
 		t->exit.signal = WTERMSIG(st);
 		t->exit.code = -1;

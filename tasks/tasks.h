@@ -98,12 +98,23 @@ struct task_observer {
 	struct task_observer *next, *prev;
 };
 
+/* Something that hears every task's lifecycle events (the events verb):
+ * STARTED, EXEC_FAILED, EXITED and REMOVED, never OUTPUT. */
+struct tasks_listener {
+	void (*event)(struct agent *a, struct tasks_listener *l, struct task *t,
+		      enum task_event ev);
+	struct tasks_listener *next, *prev;
+	bool listening;
+};
+
 struct task_exit {
 	int status; /* code, or 128 + signal */
 	int code;   /* -1 when killed by a signal */
 	int signal; /* 0 when it exited */
 	bool core_dumped;
 	bool descendant_holds_pipes; /* published at the end of the drain window */
+	uint64_t user_ns, sys_ns;    /* CPU time of the task and its waited-for children */
+	uint64_t max_rss_kib;
 	uint64_t end_boot_ns, end_real_ns;
 };
 
@@ -147,7 +158,11 @@ int task_kill(struct agent *a, struct task *t, int sig, bool group);
 /* Frees a task that is done. Returns 0, or -EBUSY while it runs. */
 int task_remove(struct agent *a, struct task *t);
 /* Called for every reaped child; returns false when it is no task's. */
-bool tasks_on_reaped(struct agent *a, pid_t pid, int wstatus);
+bool tasks_on_reaped(struct agent *a, pid_t pid, int wstatus, const struct rusage *ru);
+void tasks_listen(struct agent *a, struct tasks_listener *l);
+void tasks_unlisten(struct agent *a, struct tasks_listener *l);
+/* Ring budget figures for stats. */
+void tasks_ring_budget(struct agent *a, size_t *used, size_t *limit, size_t *rings);
 /* Signals every task's process group (shutdown). */
 void tasks_signal_all(struct agent *a, int sig);
 void task_observe(struct task *t, struct task_observer *o);

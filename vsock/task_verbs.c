@@ -82,6 +82,12 @@ static void put_exit(struct jw *w, const struct task *t)
 	jw_u64(w, e->end_boot_ns);
 	jw_key(w, "end_real_ns");
 	jw_u64(w, e->end_real_ns);
+	jw_key(w, "cpu_user_ns");
+	jw_u64(w, e->user_ns);
+	jw_key(w, "cpu_sys_ns");
+	jw_u64(w, e->sys_ns);
+	jw_key(w, "max_rss_kib");
+	jw_u64(w, e->max_rss_kib);
 	jw_obj_close(w);
 }
 
@@ -515,7 +521,8 @@ static void verb_wait(struct conn *c, int argc, char **argv)
 
 static void reply_plain_ok(struct conn *c)
 {
-	conn_queue(c, "{\"ok\":true}\n", 12);
+	static const char ok[] = "{\"ok\":true}\n";
+	conn_queue(c, ok, sizeof(ok) - 1);
 }
 
 static void verb_kill(struct conn *c, int argc, char **argv)
@@ -889,6 +896,238 @@ static void verb_resize(struct conn *c, int argc, char **argv)
 	reply_plain_ok(c);
 }
 
+/* ---- events ---- */
+
+struct events_op {
+	struct tasks_listener l;
+	struct conn *c;
+	uint64_t missed; /* events that found the reply buffer full */
+};
+
+static const char *event_name(enum task_event ev)
+{
+	switch (ev) {
+	case TASK_EV_STARTED:
+		return "started";
+	case TASK_EV_EXEC_FAILED:
+		return "exec_failed";
+	case TASK_EV_EXITED:
+		return "exited";
+	case TASK_EV_REMOVED:
+		return "removed";
+	default:
+		return "output";
+	}
+}
+
+static void queue_missed(struct conn *c, struct events_op *e)
+{
+	char buf[96];
+	int n;
+
+	if (!e->missed)
+		return;
+	n = snprintf(buf, sizeof(buf), "{\"event\":\"missed\",\"count\":%llu}\n",
+		     (unsigned long long)e->missed);
+	conn_queue(c, buf, (size_t)n);
+	e->missed = 0;
+}
+
+static void events_event(struct agent *a, struct tasks_listener *l, struct task *t,
+			 enum task_event ev)
+{
+	struct events_op *e = container_of(l, struct events_op, l);
+	struct conn *c = e->c;
+	char buf[1024];
+	struct jw w;
+
+	(void)a;
+	/* A client that does not read its events loses some, counted, rather
+	 * than holding memory or slowing anyone. */
+	if (conn_room(c) < sizeof(buf) + 96) {
+		e->missed++;
+		return;
+	}
+	queue_missed(c, e);
+	jw_init(&w, buf, sizeof(buf));
+	jw_obj_open(&w);
+	jw_key(&w, "event");
+	jw_str(&w, event_name(ev));
+	jw_key(&w, "id");
+	jw_u64(&w, t->id);
+	jw_key(&w, "name");
+	jw_str(&w, t->name);
+	jw_key(&w, "pid");
+	jw_i64(&w, t->pid);
+	jw_key(&w, "t_ns");
+	jw_u64(&w, now_ns());
+	if (ev == TASK_EV_EXITED)
+		put_exit(&w, t);
+	if (ev == TASK_EV_EXEC_FAILED)
+		put_exec_error(&w, t);
+	jw_obj_close(&w);
+	conn_queue_reply(c, &w);
+	conn_kick_later(c);
+}
+
+static void events_pump(struct conn *c)
+{
+	struct events_op *e = c->op_state;
+
+	if (conn_room(c) > 96)
+		queue_missed(c, e);
+}
+
+static void events_release(struct conn *c)
+{
+	struct events_op *e = c->op_state;
+
+	tasks_unlisten(c->a, &e->l);
+	free(e);
+}
+
+static const struct conn_op_ops events_ops = {events_pump, events_release};
+
+/* Never ends: the client closes the connection when it is done. */
+static void verb_events(struct conn *c, int argc, char **argv)
+{
+	struct events_op *e = calloc(1, sizeof(*e));
+
+	(void)argc, (void)argv;
+	if (!e) {
+		conn_queue_error(c, "no_memory", "out of memory");
+		return;
+	}
+	static const char ack[] = "{\"ok\":true,\"events\":true}\n";
+	conn_queue(c, ack, sizeof(ack) - 1);
+	e->c = c;
+	e->l.event = events_event;
+	tasks_listen(c->a, &e->l);
+	conn_op_begin(c, &events_ops, e);
+}
+
+/* ---- stats ---- */
+
+static uint64_t status_kib(const char *path, const char *key)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	unsigned long long v = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':')
+			sscanf(line + klen + 1, "%llu", &v);
+	fclose(f);
+	return v;
+}
+
+/* utime and stime of a live process, from /proc/PID/stat, in ns. */
+static void proc_cpu(pid_t pid, uint64_t *user, uint64_t *sys)
+{
+	char path[64], buf[1024];
+	unsigned long long ut = 0, st = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f;
+
+	*user = *sys = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!(f = fopen(path, "re")))
+		return;
+	if (fgets(buf, sizeof(buf), f)) {
+		char *p = strrchr(buf, ')');
+		/* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+		 */
+		if (p &&
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			   &st) == 2 &&
+		    hz > 0) {
+			*user = ut * (1000000000ull / (unsigned long long)hz);
+			*sys = st * (1000000000ull / (unsigned long long)hz);
+		}
+	}
+	fclose(f);
+}
+
+static void put_task_stats(struct jw *w, struct task *t)
+{
+	uint64_t user = t->exit.user_ns, sys = t->exit.sys_ns, rss = 0;
+	char path[64];
+
+	if (!t->reaped) {
+		proc_cpu(t->pid, &user, &sys);
+		snprintf(path, sizeof(path), "/proc/%d/status", t->pid);
+		rss = status_kib(path, "VmRSS");
+	}
+	jw_obj_open(w);
+	jw_key(w, "id");
+	jw_u64(w, t->id);
+	jw_key(w, "name");
+	jw_str(w, t->name);
+	jw_key(w, "state");
+	jw_str(w, task_state_name(t->state));
+	jw_key(w, "cpu_user_ns");
+	jw_u64(w, user);
+	jw_key(w, "cpu_sys_ns");
+	jw_u64(w, sys);
+	jw_key(w, "rss_kib");
+	jw_u64(w, rss);
+	put_ring(w, t);
+	jw_obj_close(w);
+}
+
+static void fill_stats(struct conn *c, struct jw *w, void *ctx)
+{
+	struct agent *a = c->a;
+	size_t used, limit, rings;
+	unsigned n = 0, live = 0;
+
+	reply_ok_open(w);
+	jw_key(w, "agent");
+	jw_obj_open(w);
+	jw_key(w, "pid");
+	jw_i64(w, a->pid);
+	jw_key(w, "rss_kib");
+	jw_u64(w, status_kib("/proc/self/status", "VmRSS"));
+	jw_key(w, "peak_rss_kib");
+	jw_u64(w, status_kib("/proc/self/status", "VmHWM"));
+	jw_key(w, "uptime_ns");
+	jw_u64(w, now_ns() - a->t_exec_ns);
+	for (struct task *t = tasks_first(a); t; t = t->next, n++)
+		live += t->state != TASK_DONE;
+	jw_key(w, "tasks");
+	jw_u64(w, n);
+	jw_key(w, "live_tasks");
+	jw_u64(w, live);
+	jw_obj_close(w);
+	tasks_ring_budget(a, &used, &limit, &rings);
+	jw_key(w, "ring_budget");
+	jw_obj_open(w);
+	jw_key(w, "used");
+	jw_u64(w, used);
+	jw_key(w, "limit");
+	jw_u64(w, limit);
+	jw_key(w, "rings");
+	jw_u64(w, rings);
+	jw_obj_close(w);
+	if (ctx) {
+		jw_key(w, "task");
+		put_task_stats(w, ctx);
+	}
+	jw_obj_close(w);
+}
+
+static void verb_stats(struct conn *c, int argc, char **argv)
+{
+	struct task *t = NULL;
+
+	if (argc == 1 && !(t = find_or_error(c, argv[0])))
+		return;
+	conn_queue_big_reply(c, fill_stats, t);
+}
+
 static const struct verb verbs[] = {
     {"run",
      "run [--name N] [--env K=V] [--unset K] [--clean-env] [--cwd DIR] [--user U] [--group G] "
@@ -907,6 +1146,10 @@ static const struct verb verbs[] = {
      1, 8, false, verb_logs},
     {"stdin", "stdin TASK DATA | stdin TASK --close", 2, 2, false, verb_stdin},
     {"rm", "rm TASK  (an exited task and its output)", 1, 1, false, verb_rm},
+    {"events", "events  (a stream of task started/exited/removed events; never ends)", 0, 0, false,
+     verb_events},
+    {"stats", "stats [TASK]  (agent memory, ring budget, a task's CPU and memory)", 0, 1, false,
+     verb_stats},
     {"resize", "resize TASK COLS ROWS  (a pty task's window)", 3, 3, false, verb_resize},
 };
 

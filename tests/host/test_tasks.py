@@ -366,3 +366,35 @@ def test_pty_task_tty_size_and_resize(a):
     eq(lines[1], "30 100", "initial size")
     check("40 120" in lines and "got-hello" in lines, "resize seen, input read: %r" % lines)
     eq(a.request("resize main 80 24")["error"], "no_pty", "resize needs a pty")
+
+
+@with_agent()
+def test_events_stream_and_stats(a):
+    ev = a.connect(timeout=20)
+    ev.sendall(b"events\n")
+    f = ev.makefile("rb")
+    eq(json.loads(f.readline()), {"ok": True, "events": True}, "events acknowledged")
+    r = run(a, "--name e1 -- /bin/sh -c \"exit 4\"")
+    r2 = a.request("run --name e2 /no/such/thing")
+    wait(a, "e1")
+    a.request("rm e1")
+    got = [json.loads(f.readline()) for _ in range(5)]
+    ev.close()
+    seen = [(e["event"], e["name"]) for e in got]
+    check(("started", "e1") in seen and ("exited", "e1") in seen and ("removed", "e1") in seen
+          and ("exec_failed", "e2") in seen, "events: %r" % seen)
+    check(seen.index(("started", "e1")) < seen.index(("exited", "e1"))
+          < seen.index(("removed", "e1")), "in order")
+    exited = next(e for e in got if e["event"] == "exited")
+    eq((exited["id"], exited["exit"]["status"]), (r["id"], 4), "exit record in the event")
+    eq(next(e for e in got if e["event"] == "exec_failed")["id"], r2["id"], "exec failure")
+    # stats: a busy task's CPU time and memory, the agent, the ring budget
+    run(a, "--name busy -- /bin/sh -c \"i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done\"")
+    t = wait(a, "busy")["task"]
+    check(t["exit"]["cpu_user_ns"] + t["exit"]["cpu_sys_ns"] > 0, "CPU time in the exit record")
+    run(a, "--name sleeper /bin/sleep 100")
+    st = a.request("stats sleeper")
+    check(st["agent"]["rss_kib"] > 0 and st["agent"]["live_tasks"] >= 2, "agent figures: %r" % st)
+    check(st["ring_budget"]["used"] > 0 and st["ring_budget"]["rings"] >= 3, "ring budget")
+    check(st["task"]["rss_kib"] > 0 and st["task"]["state"] == "running", "task figures")
+    a.request("kill sleeper KILL")

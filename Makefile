@@ -132,9 +132,15 @@ fuzz: deps $(FUZZERS)
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/corpus/$$(basename $$f) || exit 1; \
 	done
 
-bench: deps $(BUILD)/taskinit $(BENCHES)
+# The bare spawn loop baseline of task_bench.py: static musl, like taskinit.
+$(BUILD)/bench/spawn_loop: tests/bench/spawn_loop.c
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(COMMON) -O2 -static $< -o $@
+
+bench: deps $(BUILD)/taskinit $(BENCHES) $(BUILD)/bench/spawn_loop
 	@for b in $(BENCHES); do $$b || exit 1; done
 	tests/bench/boot_bench.py $(BUILD)/taskinit
+	tests/bench/task_bench.py $(BUILD)/taskinit $(BUILD)/bench/spawn_loop
 
 size: $(BUILD)/taskinit
 	@file $(BUILD)/taskinit

@@ -166,10 +166,21 @@ static void put_task(struct jw *w, const struct task *t, bool full)
 
 /* ---- run ---- */
 
-struct run_op {
+/* What every task operation (run, wait, logs) starts with: it follows one
+ * task for one connection. */
+struct task_op {
 	struct task_observer obs;
 	struct conn *c;
 };
+
+/* Frees any operation whose state starts with struct task_op. */
+static void task_op_release(struct conn *c)
+{
+	struct task_op *op = c->op_state;
+
+	task_unobserve(&op->obs);
+	free(op);
+}
 
 static void reply_started(struct conn *c, struct task *t)
 {
@@ -230,7 +241,7 @@ static void reply_exec_failed(struct conn *c, struct task *t)
 
 static void run_notify(struct agent *a, struct task_observer *o, enum task_event ev)
 {
-	struct run_op *r = container_of(o, struct run_op, obs);
+	struct task_op *r = container_of(o, struct task_op, obs);
 	struct conn *c = r->c;
 	struct task *t = o->task;
 
@@ -247,20 +258,13 @@ static void run_notify(struct agent *a, struct task_observer *o, enum task_event
 	conn_kick_later(c);
 }
 
-static void run_pump(struct conn *c)
+/* run and wait produce their reply from the task's events, not here. */
+static void nothing_to_pump(struct conn *c)
 {
-	(void)c; /* the reply comes from run_notify */
+	(void)c;
 }
 
-static void run_release(struct conn *c)
-{
-	struct run_op *r = c->op_state;
-
-	task_unobserve(&r->obs);
-	free(r);
-}
-
-static const struct conn_op_ops run_ops = {run_pump, run_release};
+static const struct conn_op_ops event_reply_ops = {nothing_to_pump, task_op_release};
 
 static int parse_stdin_mode(const char *v, struct task_spec *s)
 {
@@ -417,7 +421,7 @@ static void verb_run(struct conn *c, int argc, char **argv)
 		conn_queue_error(c, code, msg);
 		return;
 	}
-	struct run_op *r = calloc(1, sizeof(*r));
+	struct task_op *r = calloc(1, sizeof(*r));
 	if (!r) {
 		reply_started(c, t);
 		return;
@@ -425,7 +429,7 @@ static void verb_run(struct conn *c, int argc, char **argv)
 	r->c = c;
 	r->obs.notify = run_notify;
 	task_observe(t, &r->obs);
-	conn_op_begin(c, &run_ops, r);
+	conn_op_begin(c, &event_reply_ops, r);
 }
 
 /* ---- ps ---- */
@@ -464,14 +468,9 @@ static void verb_ps(struct conn *c, int argc, char **argv)
 
 /* ---- wait ---- */
 
-struct wait_op {
-	struct task_observer obs;
-	struct conn *c;
-};
-
 static void wait_notify(struct agent *a, struct task_observer *o, enum task_event ev)
 {
-	struct wait_op *r = container_of(o, struct wait_op, obs);
+	struct task_op *r = container_of(o, struct task_op, obs);
 	struct conn *c = r->c;
 
 	(void)a;
@@ -485,16 +484,6 @@ static void wait_notify(struct agent *a, struct task_observer *o, enum task_even
 	conn_kick_later(c);
 }
 
-static void wait_release(struct conn *c)
-{
-	struct wait_op *r = c->op_state;
-
-	task_unobserve(&r->obs);
-	free(r);
-}
-
-static const struct conn_op_ops wait_ops = {run_pump, wait_release};
-
 static void verb_wait(struct conn *c, int argc, char **argv)
 {
 	struct task *t = find_or_error(c, argv[0]);
@@ -506,7 +495,7 @@ static void verb_wait(struct conn *c, int argc, char **argv)
 		conn_queue_big_reply(c, fill_one, t);
 		return;
 	}
-	struct wait_op *r = calloc(1, sizeof(*r));
+	struct task_op *r = calloc(1, sizeof(*r));
 	if (!r) {
 		conn_queue_error(c, "no_memory", "out of memory");
 		return;
@@ -514,7 +503,7 @@ static void verb_wait(struct conn *c, int argc, char **argv)
 	r->c = c;
 	r->obs.notify = wait_notify;
 	task_observe(t, &r->obs);
-	conn_op_begin(c, &wait_ops, r);
+	conn_op_begin(c, &event_reply_ops, r);
 }
 
 /* ---- kill, rm, stdin ---- */
@@ -607,8 +596,7 @@ static void verb_stdin(struct conn *c, int argc, char **argv)
 /* ---- logs ---- */
 
 struct logs_op {
-	struct task_observer obs;
-	struct conn *c;
+	struct task_op op; /* first: task_op_release frees it */
 	struct ringlog_cursor cur;
 	bool follow, framed;
 };
@@ -708,7 +696,7 @@ static void logs_data(struct conn *c, struct logs_op *l, const struct ringlog_ch
 static void logs_pump(struct conn *c)
 {
 	struct logs_op *l = c->op_state;
-	struct task *t = l->obs.task;
+	struct task *t = l->op.obs.task;
 
 	while (conn_alive(c) && conn_room(c) > 512) {
 		struct ringlog_chunk ch;
@@ -735,8 +723,8 @@ static void logs_pump(struct conn *c)
 
 static void logs_notify(struct agent *a, struct task_observer *o, enum task_event ev)
 {
-	struct logs_op *l = container_of(o, struct logs_op, obs);
-	struct conn *c = l->c;
+	struct logs_op *l = container_of(o, struct logs_op, op.obs);
+	struct conn *c = l->op.c;
 
 	(void)a;
 	if (ev == TASK_EV_REMOVED) {
@@ -747,15 +735,7 @@ static void logs_notify(struct agent *a, struct task_observer *o, enum task_even
 	conn_kick_later(c);
 }
 
-static void logs_release(struct conn *c)
-{
-	struct logs_op *l = c->op_state;
-
-	task_unobserve(&l->obs);
-	free(l);
-}
-
-static const struct conn_op_ops logs_ops = {logs_pump, logs_release};
+static const struct conn_op_ops logs_ops = {logs_pump, task_op_release};
 
 static int stream_mask(const char *v, unsigned *mask, unsigned *stream)
 {
@@ -865,11 +845,11 @@ static void verb_logs(struct conn *c, int argc, char **argv)
 					      : "bad position");
 		return;
 	}
-	l->c = c;
+	l->op.c = c;
 	l->follow = la.follow;
 	l->framed = la.framed;
-	l->obs.notify = logs_notify;
-	task_observe(t, &l->obs);
+	l->op.obs.notify = logs_notify;
+	task_observe(t, &l->op.obs);
 	conn_op_begin(c, &logs_ops, l);
 	logs_pump(c);
 }

@@ -82,19 +82,30 @@ def test_orphaned_grandchildren_are_all_reaped():
 mkfifo /tmp/gate
 for i in $(seq 100); do ( cat /tmp/gate >/dev/null & ) ; done
 exec 3>/tmp/gate
-n=0
-for f in /proc/[0-9]*/stat; do
-  read -r pid comm state ppid rest < "$f" 2>/dev/null || continue
-  [ "$comm" = "(cat)" ] && [ "$ppid" = 1 ] && n=$((n+1))
+tries=0
+while :; do
+  n=0
+  for f in /proc/[0-9]*/stat; do
+    read -r pid comm state ppid rest < "$f" 2>/dev/null || continue
+    [ "$comm" = "(cat)" ] && [ "$ppid" = 1 ] && n=$((n+1))
+  done
+  [ $n = 100 ] && break
+  tries=$((tries+1)); [ $tries = 200 ] && break
+  sleep 0.05
 done
 echo SPAWNED=$n
 exec 3>&-
-sleep 1
-z=0; s=0
-for f in /proc/[0-9]*/stat; do
-  read -r pid comm state rest < "$f" 2>/dev/null || continue
-  [ "$state" = Z ] && z=$((z+1))
-  [ "$comm" = "(cat)" ] && s=$((s+1))
+tries=0
+while :; do
+  z=0; s=0
+  for f in /proc/[0-9]*/stat; do
+    read -r pid comm state rest < "$f" 2>/dev/null || continue
+    [ "$state" = Z ] && z=$((z+1))
+    [ "$comm" = "(cat)" ] && s=$((s+1))
+  done
+  [ $((z + s)) = 0 ] && break
+  tries=$((tries+1)); [ $tries = 200 ] && break
+  sleep 0.05
 done
 echo ZOMBIES=$z SLEEPERS=$s
 """

@@ -33,7 +33,7 @@ BENCH_CFLAGS := $(COMMON) -O2 -g
 HOST_TOOLS := vsock/taskctl.c
 AGENT_SRCS := $(filter-out $(HOST_TOOLS),$(wildcard init/*.c vsock/*.c tasks/*.c ringlog/*.c))
 # Pure code (no I/O, no agent state): linked into unit tests, fuzzers, benches.
-PURE_SRCS := $(wildcard ringlog/*.c) init/cmdline.c vsock/proto.c vsock/json.c
+PURE_SRCS := $(wildcard ringlog/*.c) init/cmdline.c vsock/proto.c vsock/json.c tasks/boottasks.c
 HEADERS  := $(wildcard */*.h)
 
 REL_OBJS  := $(patsubst %.c,$(BUILD)/rel/%.o,$(AGENT_SRCS))

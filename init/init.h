@@ -54,6 +54,8 @@ struct config {
 	size_t ring_size;   /* bytes per task ring */
 	size_t ring_budget; /* bytes for all rings together */
 	unsigned drain_ms;  /* how long an exit waits for pipes a descendant holds */
+	/* The boot tasks file (docs/boottasks.md); "none": no boot tasks. */
+	char boot_tasks[CONFIG_PATH_MAX];
 	/* The main task's argv, NULL-terminated, strings stored in main_buf. */
 	int main_argc;
 	char *main_argv[CONFIG_MAX_MAIN_ARGS + 1];
@@ -120,6 +122,7 @@ struct boot_event {
 
 struct control;	   /* vsock/: listeners and connections */
 struct task_table; /* tasks/: the task table */
+struct boottasks;  /* tasks/bootrun.c: boot tasks */
 struct task;
 
 struct agent {
@@ -151,6 +154,7 @@ struct agent {
 	struct timer sd_timer;
 
 	struct control *ctl;
+	struct boottasks *boottasks;
 };
 
 /* ---- clocks and the init log (init/log.c) ---- */

@@ -89,6 +89,7 @@ int main(int argc, char **argv)
 		agent_fatal(a, "event loop setup");
 	control_start(a);
 	main_task_start(a);
+	boottasks_start(a);
 	boot_mark(a, "boot done");
 	loop_run(a);
 }

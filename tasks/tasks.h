@@ -171,5 +171,7 @@ const char *task_state_name(enum task_state s);
 /* Signal by name ("TERM", "SIGTERM") or number; -1 when unknown. */
 int signal_from_name(const char *s);
 const char *signal_name(int sig);
+/* Starts the boot tasks of task.boot_tasks (tasks/bootrun.c). */
+void boottasks_start(struct agent *a);
 
 #endif

@@ -29,6 +29,7 @@ void config_defaults(struct config *c)
 	c->ring_size = 1 << 20;
 	c->ring_budget = 64 << 20;
 	c->drain_ms = 250;
+	strcpy(c->cgroup, "/sys/fs/cgroup/taskinit");
 	strcpy(c->boot_tasks, "/etc/taskinit/tasks");
 }
 
@@ -311,6 +312,8 @@ int config_set(struct config *c, const char *key, const char *val, const char **
 		return set_size_key(&c->ring_budget, val, 65536, (size_t)16 << 30, why);
 	if (!strcmp(k, "drain_ms"))
 		return set_uint_key(&c->drain_ms, val, 0, 60000, why, "expected 0..60000 ms");
+	if (!strcmp(k, "cgroup"))
+		return set_string(c->cgroup, sizeof(c->cgroup), val, why);
 	if (!strcmp(k, "boot_tasks"))
 		return set_string(c->boot_tasks, sizeof(c->boot_tasks), val, why);
 	if (!strcmp(k, "max_line"))

@@ -54,6 +54,8 @@ struct config {
 	size_t ring_size;   /* bytes per task ring */
 	size_t ring_budget; /* bytes for all rings together */
 	unsigned drain_ms;  /* how long an exit waits for pipes a descendant holds */
+	/* The parent group of the task cgroups; "none": no cgroups. */
+	char cgroup[CONFIG_PATH_MAX];
 	/* The boot tasks file (docs/boottasks.md); "none": no boot tasks. */
 	char boot_tasks[CONFIG_PATH_MAX];
 	/* The main task's argv, NULL-terminated, strings stored in main_buf. */
@@ -120,9 +122,10 @@ struct boot_event {
 	char what[56];
 };
 
-struct control;	   /* vsock/: listeners and connections */
-struct task_table; /* tasks/: the task table */
-struct boottasks;  /* tasks/bootrun.c: boot tasks */
+struct control;	     /* vsock/: listeners and connections */
+struct task_table;   /* tasks/: the task table */
+struct cgroup_state; /* tasks/cgroup.c */
+struct boottasks;    /* tasks/bootrun.c: boot tasks */
 struct task;
 
 struct agent {
@@ -144,6 +147,7 @@ struct agent {
 	unsigned n_boot;
 
 	struct task_table *tasks;
+	struct cgroup_state *cgroup;
 	struct task *main_task;
 	bool main_exited;
 	int main_status; /* code, or 128+signal */

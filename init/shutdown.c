@@ -111,6 +111,7 @@ static __attribute__((noreturn)) void finish(struct agent *a)
 {
 	a->sd_phase = SD_FINAL;
 	control_close_all(a);
+	tasks_cleanup(a);
 	sync();
 	if (a->mode == MODE_VM) {
 		unmount_all(a);

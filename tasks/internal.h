@@ -33,7 +33,8 @@ struct spawn_plan {
 	int stdout_fd, stderr_fd;
 	int status_fd; /* close-on-exec; an exec failure report is written here */
 	const struct seccomp_prog *seccomp; /* compiled in the parent, or NULL */
-	bool pty; /* fds 0-2 are a pty slave: make it the controlling terminal */
+	bool pty;      /* fds 0-2 are a pty slave: make it the controlling terminal */
+	int cgroup_fd; /* the task group's cgroup.procs, or -1 */
 };
 
 /* Written to the status pipe when a step before exec fails. */

@@ -92,6 +92,9 @@ static __attribute__((noreturn)) void run_child(const struct spawn_plan *p)
 	int status = 3;
 
 	reset_signals();
+	/* First, so everything the child does is accounted to its group. */
+	if (p->cgroup_fd >= 0 && cg_enter(p->cgroup_fd) < 0)
+		fail(p->status_fd, "cgroup", errno);
 	setsid();
 	set_stdio(p);
 	if (p->pty && ioctl(0, TIOCSCTTY, 0) < 0)

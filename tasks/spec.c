@@ -241,6 +241,12 @@ const char *signal_name(int sig)
 	return NULL;
 }
 
+int task_spec_add_cgroup(struct task_spec *s, const char *opt, const char *value, const char **why)
+{
+	*why = NULL;
+	return cg_limits_option(&s->cgroup, opt, value, why);
+}
+
 int task_spec_add_seccomp(struct task_spec *s, const char *opt, const char *value, char *err,
 			  size_t errlen)
 {

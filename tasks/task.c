@@ -57,6 +57,8 @@ int tasks_init(struct agent *a)
 		return -1;
 	a->tasks->next_id = 1;
 	ringlog_pool_init(&a->tasks->pool, a->cfg.ring_budget);
+	if (strcmp(a->cfg.cgroup, "none") != 0)
+		cg_init(a, a->cfg.cgroup);
 	return 0;
 }
 
@@ -263,6 +265,9 @@ bool tasks_on_reaped(struct agent *a, pid_t pid, int st, const struct rusage *ru
 		return false;
 	t->reaped = true;
 	t->state = TASK_EXITED;
+	struct cg_stats cs;
+	if (cg_read_stats(a, t->id, &cs) == 0 && cs.oom_kills)
+		t->exit.oom_killed = true;
 	if (ru) {
 		t->exit.user_ns = tv_ns(ru->ru_utime);
 		t->exit.sys_ns = tv_ns(ru->ru_stime);
@@ -477,6 +482,7 @@ static void destroy_task(struct agent *a, struct task *t)
 		close(t->stdin_fd);
 	ringlog_destroy(t->ring);
 	t->ring = NULL;
+	cg_remove(a, t->id);
 	unlink_task(a, t);
 	loop_release(a, &t->priv->tomb);
 }
@@ -780,6 +786,13 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 		t->priv->tomb.release(&t->priv->tomb);
 		return NULL;
 	}
+	int procs = cg_create(a, t->id, &s->cgroup, err, errlen);
+	if (procs == -1) {
+		*code = "cgroup";
+		ringlog_destroy(t->ring);
+		t->priv->tomb.release(&t->priv->tomb);
+		return NULL;
+	}
 	char **envp = build_env(s, &creds, home, sizeof(home));
 	*code = "spawn_failed";
 	if (!envp || open_fds(s, &f) < 0) {
@@ -787,6 +800,9 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 		if (envp)
 			close_fds(&f);
 		free(envp);
+		if (procs >= 0)
+			close(procs);
+		cg_remove(a, t->id);
 		ringlog_destroy(t->ring);
 		t->priv->tomb.release(&t->priv->tomb);
 		return NULL;
@@ -803,13 +819,18 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 	    .stderr_fd = f.err_w,
 	    .status_fd = f.st_w,
 	    .seccomp = filter,
+	    .pty = s->stdin_mode == STDIN_PTY,
+	    .cgroup_fd = procs,
 	};
 	struct ringlog_stamp start = stamp_now();
 	t->pid = spawn_child(&plan);
 	free(envp);
+	if (procs >= 0)
+		close(procs);
 	if (t->pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close_fds(&f);
+		cg_remove(a, t->id);
 		ringlog_destroy(t->ring);
 		t->priv->tomb.release(&t->priv->tomb);
 		return NULL;
@@ -834,6 +855,20 @@ int task_kill(struct agent *a, struct task *t, int sig, bool group)
 	if (group && kill(-t->pid, sig) == 0)
 		return 0;
 	return kill(t->pid, sig) < 0 ? -errno : 0;
+}
+
+int task_cgroup_stats(struct agent *a, const struct task *t, struct cg_stats *st)
+{
+	return cg_read_stats(a, t->id, st);
+}
+
+void tasks_cleanup(struct agent *a)
+{
+	if (!a->cgroup || !a->tasks)
+		return;
+	for (struct task *t = table(a)->head; t; t = t->next)
+		cg_remove(a, t->id);
+	rmdir(a->cfg.cgroup);
 }
 
 int task_resize(struct task *t, unsigned short cols, unsigned short rows)

@@ -26,9 +26,11 @@
 #include <sys/types.h>
 
 #include "ringlog/ringlog.h"
+#include "tasks/cgroup.h"
 #include "tasks/seccomp.h"
 
 struct agent;
+struct task;
 
 #define TASK_NAME_MAX	 64
 #define TASK_MAX_ARGS	 256
@@ -65,12 +67,20 @@ struct task_spec {
 	size_t ring_size;		   /* 0: task.ring_size */
 	bool echo_console;		   /* copy output to the console too (the main task) */
 	struct seccomp_spec seccomp;	   /* fill with task_spec_add_seccomp */
+	struct cg_limits cgroup;	   /* fill with task_spec_add_cgroup */
 };
 
 /* Applies --seccomp PROFILE, --seccomp-allow LIST or --seccomp-deny LIST
  * (docs/seccomp.md). Returns 0, 1 when opt is none of them, -1 with err. */
 int task_spec_add_seccomp(struct task_spec *s, const char *opt, const char *value, char *err,
 			  size_t errlen);
+/* Applies --memory-max, --pids-max or --cpu-max. Returns 0, 1 when opt
+ * is none of them, -1 with why. */
+int task_spec_add_cgroup(struct task_spec *s, const char *opt, const char *value, const char **why);
+/* The task's cgroup figures; -1 when it has no group. */
+int task_cgroup_stats(struct agent *a, const struct task *t, struct cg_stats *st);
+/* Removes what tasks leave outside the agent (their cgroups) at the end. */
+void tasks_cleanup(struct agent *a);
 /* Parses one `--rlimit name=soft[:hard]` value into the spec. */
 int task_spec_add_rlimit(struct task_spec *s, const char *arg, const char **why);
 
@@ -113,6 +123,7 @@ struct task_exit {
 	int signal; /* 0 when it exited */
 	bool core_dumped;
 	bool descendant_holds_pipes; /* published at the end of the drain window */
+	bool oom_killed;	     /* the kernel OOM-killed a process of its cgroup */
 	uint64_t user_ns, sys_ns;    /* CPU time of the task and its waited-for children */
 	uint64_t max_rss_kib;
 	uint64_t end_boot_ns, end_real_ns;

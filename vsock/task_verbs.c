@@ -75,7 +75,7 @@ static void put_exit(struct jw *w, const struct task *t)
 	jw_key(w, "core_dumped");
 	jw_bool(w, e->core_dumped);
 	jw_key(w, "oom_killed");
-	jw_bool(w, false);
+	jw_bool(w, e->oom_killed);
 	jw_key(w, "descendant_holds_pipes");
 	jw_bool(w, e->descendant_holds_pipes);
 	jw_key(w, "end_boot_ns");
@@ -345,7 +345,14 @@ static int run_option(struct task_spec *s, const char *opt, const char *v, char 
 		if (parse_size(v, &s->ring_size) < 0)
 			why = "--ring-size takes 4096..1G bytes (K, M suffixes)";
 	} else {
-		int r = task_spec_add_seccomp(s, opt, v, msg, cap);
+		int r = task_spec_add_cgroup(s, opt, v, &why);
+		if (r < 0) {
+			snprintf(msg, cap, "%s", why);
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		r = task_spec_add_seccomp(s, opt, v, msg, cap);
 		if (r < 0)
 			return -1;
 		if (r > 0) {
@@ -1031,7 +1038,7 @@ static void proc_cpu(pid_t pid, uint64_t *user, uint64_t *sys)
 	fclose(f);
 }
 
-static void put_task_stats(struct jw *w, struct task *t)
+static void put_task_stats(struct agent *a, struct jw *w, struct task *t)
 {
 	uint64_t user = t->exit.user_ns, sys = t->exit.sys_ns, rss = 0;
 	char path[64];
@@ -1054,6 +1061,32 @@ static void put_task_stats(struct jw *w, struct task *t)
 	jw_u64(w, sys);
 	jw_key(w, "rss_kib");
 	jw_u64(w, rss);
+	struct cg_stats cs;
+	jw_key(w, "cgroup");
+	if (task_cgroup_stats(a, t, &cs) < 0) {
+		jw_null(w);
+	} else {
+		jw_obj_open(w);
+		jw_key(w, "cpu_usage_us");
+		jw_u64(w, cs.cpu_usage_us);
+		jw_key(w, "cpu_user_us");
+		jw_u64(w, cs.cpu_user_us);
+		jw_key(w, "cpu_system_us");
+		jw_u64(w, cs.cpu_system_us);
+		if (cs.have_memory) {
+			jw_key(w, "memory_current");
+			jw_u64(w, cs.memory_current);
+			jw_key(w, "memory_peak");
+			jw_u64(w, cs.memory_peak);
+			jw_key(w, "oom_kills");
+			jw_u64(w, cs.oom_kills);
+		}
+		if (cs.have_pids) {
+			jw_key(w, "pids_current");
+			jw_u64(w, cs.pids_current);
+		}
+		jw_obj_close(w);
+	}
 	put_ring(w, t);
 	jw_obj_close(w);
 }
@@ -1094,7 +1127,7 @@ static void fill_stats(struct conn *c, struct jw *w, void *ctx)
 	jw_obj_close(w);
 	if (ctx) {
 		jw_key(w, "task");
-		put_task_stats(w, ctx);
+		put_task_stats(a, w, ctx);
 	}
 	jw_obj_close(w);
 }
@@ -1114,7 +1147,8 @@ static const struct verb verbs[] = {
      "[--groups G,G] [--umask 022] [--rlimit NAME=SOFT[:HARD]] [--no-new-privs] "
      "[--stdin null|pipe|pty] [--pty-size COLSxROWS] [--ring-size BYTES] [--seccomp default] "
      "[--seccomp-allow S,S] "
-     "[--seccomp-deny S,S] [--] COMMAND [ARGS...]",
+     "[--seccomp-deny S,S] [--memory-max BYTES] [--pids-max N] [--cpu-max QUOTA[/PERIOD]] "
+     "[--] COMMAND [ARGS...]",
      1, REQUEST_MAX_ARGS - 1, true, verb_run},
     {"ps", "ps [TASK]", 0, 1, false, verb_ps},
     {"wait", "wait TASK  (replies when the exit is published)", 1, 1, false, verb_wait},

@@ -63,7 +63,10 @@ class Agent:
             os.path.join(HERE, "nsroot.sh"), self.root, self.io, BUILD, HERE, "--",
             *(AGENT_PREFIX if binary is None else []), binary or AGENT,
             "task.control_unix=/io/ctl.sock", "task.control_port=0",
-            "task.grace=1", "task.log_level=" + log_level, *keys,
+            "task.grace=1", "task.log_level=" + log_level,
+            # Task cgroups of their own, on whatever cgroup2 hierarchy the host has.
+            "task.cgroup=/sys/fs/cgroup/taskinit-test-%s" % os.path.basename(self.work),
+            *keys,
         ]
         if main:
             argv += ["--", *main]

@@ -399,3 +399,27 @@ def test_events_stream_and_stats(a):
     check(st["ring_budget"]["used"] > 0 and st["ring_budget"]["rings"] >= 3, "ring budget")
     check(st["task"]["rss_kib"] > 0 and st["task"]["state"] == "running", "task figures")
     a.request("kill sleeper KILL")
+
+
+@with_agent()
+def test_each_task_gets_its_own_cgroup(a):
+    base = "/taskinit-test-%s" % os.path.basename(a.work)
+    r = run(a, "--name cg -- /bin/cat /proc/self/cgroup")
+    wait(a, "cg")
+    recs, _, _ = framed_logs(a, "cg")
+    out = stream_bytes(recs, "stdout").decode()
+    check("0::%s/task-%d\n" % (base, r["id"]) in out, "in its own group: %r" % out)
+    st = a.request("stats cg")["task"]["cgroup"]
+    check(st is not None and "cpu_usage_us" in st, "cgroup figures: %r" % st)
+    log = a.log()
+    has_memory = "memory yes" in log
+    r = a.request("run --name lim --memory-max 64M --pids-max 32 /bin/true")
+    if has_memory:
+        eq(r["ok"], True, "limits applied where the controllers exist")
+    else:
+        eq(r["error"], "cgroup", "a limit without its controller is a clear error")
+        check("not available" in r["message"], r["message"])
+    eq(a.request("run --memory-max lots /bin/true")["error"], "bad_argument", "bad value")
+    eq(a.request("rm cg"), {"ok": True}, "rm")
+    st = a.request("run --name after -- /bin/cat /proc/self/cgroup")
+    wait(a, "after")

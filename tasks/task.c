@@ -219,6 +219,8 @@ static void publish_exit(struct agent *a, struct task *t)
 	log_msg(a, LL_INFO, "task %llu (%s) exited with status %d%s", (unsigned long long)t->id,
 		t->name, t->exit.status,
 		t->exit.descendant_holds_pipes ? " (a descendant still holds its output)" : "");
+	if (t->exit.oom_killed)
+		notify(a, t, TASK_EV_OOM);
 	notify(a, t, TASK_EV_EXITED);
 	if (t->is_main)
 		main_task_done(a, t);

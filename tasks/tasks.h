@@ -95,6 +95,7 @@ enum task_event {
 	TASK_EV_STARTED,     /* exec succeeded */
 	TASK_EV_EXEC_FAILED, /* exec failed: t->exec_error says how */
 	TASK_EV_OUTPUT,	     /* new bytes in the ring */
+	TASK_EV_OOM,	     /* the kernel OOM-killed in its cgroup (before EXITED) */
 	TASK_EV_EXITED,	     /* the exit record is published */
 	TASK_EV_REMOVED,     /* the task is going away: drop every reference */
 };

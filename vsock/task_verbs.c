@@ -902,6 +902,8 @@ static const char *event_name(enum task_event ev)
 		return "exited";
 	case TASK_EV_REMOVED:
 		return "removed";
+	case TASK_EV_OOM:
+		return "oom";
 	default:
 		return "output";
 	}

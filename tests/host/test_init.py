@@ -171,9 +171,8 @@ def test_signal_without_meaning_is_ignored():
     try:
         a.wait_ready()
         os.kill(a.pid1(), signal.SIGHUP)
-        time.sleep(0.2)
+        a.wait_output("(Hangup) ignored")
         eq(a.request("ping")["ok"], True, "still serving after SIGHUP")
-        check("ignored" in a.log(), "SIGHUP logged as ignored")
         a.request("shutdown")
         a.wait_exit()
     finally:

@@ -130,8 +130,28 @@ class Agent:
     def close(self):
         self.kill()
         self.out.close()
+        self.remove_cgroups()
         AGENT_LOGS.append(self.log())
         subprocess.run(["rm", "-rf", self.work])
+
+    def remove_cgroups(self):
+        """An agent that was killed leaves its task groups behind on the
+        host's cgroup2 hierarchy: remove them (empty once it is gone)."""
+        for line in open("/proc/self/mountinfo"):
+            parts = line.split()
+            if "cgroup2" in parts[parts.index("-") + 1:parts.index("-") + 2]:
+                base = os.path.join(parts[4], "taskinit-test-" + os.path.basename(self.work))
+                if os.path.isdir(base):
+                    for d in os.listdir(base):
+                        if os.path.isdir(os.path.join(base, d)):
+                            try:
+                                os.rmdir(os.path.join(base, d))
+                            except OSError:
+                                pass
+                    try:
+                        os.rmdir(base)
+                    except OSError:
+                        pass
 
     def log(self):
         with open(self.out_path, "rb") as f:

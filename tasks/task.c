@@ -35,6 +35,8 @@ struct task_private {
 	bool status_open;
 	struct timer drain;
 	struct watch tomb; /* fd -1: frees the task after the current batch */
+	struct watch stdin_w; /* a dup of stdin_fd, watched while stdin is full */
+	bool stdin_watched;
 };
 
 struct task_table {
@@ -44,6 +46,8 @@ struct task_table {
 	unsigned live;
 	struct ringlog_pool pool;
 };
+
+static void unwatch_stdin(struct agent *a, struct task *t);
 
 static struct task_table *table(struct agent *a)
 {
@@ -480,6 +484,7 @@ static void destroy_task(struct agent *a, struct task *t)
 		loop_release(a, &t->priv->status);
 	}
 	timer_cancel(a, &t->priv->drain);
+	unwatch_stdin(a, t);
 	if (t->stdin_fd >= 0)
 		close(t->stdin_fd);
 	ringlog_destroy(t->ring);
@@ -882,10 +887,52 @@ int task_resize(struct task *t, unsigned short cols, unsigned short rows)
 	return ioctl(t->stdin_fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
 }
 
-int task_close_stdin(struct task *t)
+static void unwatch_stdin(struct agent *a, struct task *t)
+{
+	if (!t->priv->stdin_watched)
+		return;
+	t->priv->stdin_watched = false;
+	loop_release(a, &t->priv->stdin_w);
+}
+
+static void on_stdin_ready(struct agent *a, struct watch *w, uint32_t events)
+{
+	struct task_private *p = container_of(w, struct task_private, stdin_w);
+
+	(void)events;
+	unwatch_stdin(a, p->out.task);
+	notify(a, p->out.task, TASK_EV_STDIN_READY);
+}
+
+ssize_t task_stdin_write(struct agent *a, struct task *t, const void *buf, size_t n)
+{
+	struct task_private *p = t->priv;
+
+	if (t->stdin_fd < 0)
+		return -EBADF;
+	ssize_t w = write(t->stdin_fd, buf, n);
+	if (w >= 0)
+		return w;
+	if (errno != EAGAIN)
+		return -errno;
+	if (!p->stdin_watched) {
+		/* A dup, so that releasing the watch never closes stdin itself. */
+		p->stdin_w.fd = fcntl(t->stdin_fd, F_DUPFD_CLOEXEC, 3);
+		p->stdin_w.on_event = on_stdin_ready;
+		p->stdin_w.release = NULL;
+		if (p->stdin_w.fd >= 0 && loop_add(a, &p->stdin_w, EPOLLOUT) == 0)
+			p->stdin_watched = true;
+		else if (p->stdin_w.fd >= 0)
+			close(p->stdin_w.fd);
+	}
+	return -EAGAIN;
+}
+
+int task_close_stdin(struct agent *a, struct task *t)
 {
 	if (t->stdin_fd < 0)
 		return -EBADF;
+	unwatch_stdin(a, t); /* its dup would keep the pipe open */
 	if (t->pty) {
 		/* The master stays (resize, output); the line discipline turns
 		 * ^D at the start of a line into end-of-file for the reader. */

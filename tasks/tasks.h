@@ -98,6 +98,7 @@ enum task_event {
 	TASK_EV_OOM,	     /* the kernel OOM-killed in its cgroup (before EXITED) */
 	TASK_EV_EXITED,	     /* the exit record is published */
 	TASK_EV_REMOVED,     /* the task is going away: drop every reference */
+	TASK_EV_STDIN_READY, /* stdin takes bytes again after task_stdin_write said EAGAIN */
 };
 
 struct task;
@@ -163,8 +164,11 @@ struct task *task_find(struct agent *a, const char *ref);
 struct task *tasks_first(struct agent *a);
 /* Sets a pty task's window size (the kernel sends SIGWINCH). 0 or -errno. */
 int task_resize(struct task *t, unsigned short cols, unsigned short rows);
+/* Writes what the task's stdin takes now: bytes written, -EAGAIN (then
+ * TASK_EV_STDIN_READY follows when it takes more), or -errno. */
+ssize_t task_stdin_write(struct agent *a, struct task *t, const void *buf, size_t n);
 /* Ends a task's input: closes the pipe, or sends end-of-file on a pty. */
-int task_close_stdin(struct task *t);
+int task_close_stdin(struct agent *a, struct task *t);
 /* Signals the task's process group (or only its pid). Returns 0 or -errno. */
 int task_kill(struct agent *a, struct task *t, int sig, bool group);
 /* Frees a task that is done. Returns 0, or -EBUSY while it runs. */

@@ -63,7 +63,7 @@ count "$log/host.log"
 
 # The same agent code, unsanitized, under valgrind memcheck: a subset that
 # covers boot, reaping, shutdown and every control-input path.
-VG_TESTS=boottask,exit_codes,orphan,sigterm_ignoring,boot_mounts,protocol_basic,pipelined,junk,ten_mib_line,thousand_connections,vanish,idle,peer_not_allowed,run_wait,raw_logs,exec_failures,overflow,background,names_unique
+VG_TESTS=attach,boottask,exit_codes,orphan,sigterm_ignoring,boot_mounts,protocol_basic,pipelined,junk,ten_mib_line,thousand_connections,vanish,idle,peer_not_allowed,run_wait,raw_logs,exec_failures,overflow,background,names_unique
 if [ -z "${HOST_TESTS:-}" ] && command -v valgrind >/dev/null; then
 	echo "== host integration under valgrind (subset)"
 	TASKINIT_VALGRIND=1 python3 tests/host/run_host.py -k "$VG_TESTS" 2>&1 | tee "$log/host-valgrind.log"

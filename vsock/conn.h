@@ -33,6 +33,9 @@ struct conn_op_ops {
 	/* The operation ends (finished, or the connection is closing): free
 	 * what it holds. */
 	void (*release)(struct conn *c);
+	/* Optional: takes raw bytes from c->in (and sees c->eof) instead of the
+	 * request parser; consumes what it can and memmoves the rest down. */
+	void (*input)(struct conn *c);
 };
 
 struct conn {

@@ -284,11 +284,19 @@ static void finish_input(struct conn *c)
 		c->closing = true;
 }
 
+static bool input_full(const struct conn *c)
+{
+	return c->in_cap >= (size_t)c->a->cfg.max_line + 1 && c->in_len + 1 >= c->in_cap;
+}
+
 static void update_interest(struct conn *c)
 {
 	uint32_t ev = 0;
 
-	if (!c->eof && !c->closing && c->out_len < OUT_HIGH)
+	/* A full input buffer (requests queued behind a running operation, or
+	 * stdin the task does not take yet) waits: level-triggered EPOLLIN
+	 * would otherwise spin. */
+	if (!c->eof && !c->closing && c->out_len < OUT_HIGH && !input_full(c))
 		ev |= EPOLLIN;
 	if (c->out_len)
 		ev |= EPOLLOUT;
@@ -315,6 +323,12 @@ static void pump_op(struct conn *c)
 
 static void conn_pump(struct conn *c)
 {
+	/* An operation that takes raw input (attach) gets the bytes, not the
+	 * request parser. */
+	if (c->op && c->op->input && (c->in_len || c->eof))
+		c->op->input(c);
+	if (c->w.fd < 0)
+		return;
 	pump_op(c);
 	/* Requests already buffered are answered as the reply buffer drains:
 	 * no new input may ever come to wake us for them. */
@@ -330,7 +344,10 @@ static void conn_pump(struct conn *c)
 	}
 	if (c->w.fd < 0)
 		return;
-	check_overlong(c);
+	if (c->op && c->op->input && (c->in_len || c->eof))
+		c->op->input(c); /* raw input that came with the request starting it */
+	if (!c->op || !c->op->input)
+		check_overlong(c); /* raw input is not lines */
 	if (c->eof && !c->op && !has_complete_line(c))
 		finish_input(c);
 	if (c->w.fd < 0 || conn_flush(c) < 0)

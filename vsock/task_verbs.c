@@ -264,7 +264,8 @@ static void nothing_to_pump(struct conn *c)
 	(void)c;
 }
 
-static const struct conn_op_ops event_reply_ops = {nothing_to_pump, task_op_release};
+static const struct conn_op_ops event_reply_ops = {.pump = nothing_to_pump,
+						   .release = task_op_release};
 
 static int parse_stdin_mode(const char *v, struct task_spec *s)
 {
@@ -580,7 +581,7 @@ static void verb_stdin(struct conn *c, int argc, char **argv)
 		return;
 	}
 	if (!strcmp(argv[1], "--close") && argc == 2) {
-		task_close_stdin(t);
+		task_close_stdin(c->a, t);
 		reply_plain_ok(c);
 		return;
 	}
@@ -742,7 +743,7 @@ static void logs_notify(struct agent *a, struct task_observer *o, enum task_even
 	conn_kick_later(c);
 }
 
-static const struct conn_op_ops logs_ops = {logs_pump, task_op_release};
+static const struct conn_op_ops logs_ops = {.pump = logs_pump, .release = task_op_release};
 
 static int stream_mask(const char *v, unsigned *mask, unsigned *stream)
 {
@@ -975,7 +976,7 @@ static void events_release(struct conn *c)
 	free(e);
 }
 
-static const struct conn_op_ops events_ops = {events_pump, events_release};
+static const struct conn_op_ops events_ops = {.pump = events_pump, .release = events_release};
 
 /* Never ends: the client closes the connection when it is done. */
 static void verb_events(struct conn *c, int argc, char **argv)
@@ -1143,6 +1144,93 @@ static void verb_stats(struct conn *c, int argc, char **argv)
 	conn_queue_big_reply(c, fill_stats, t);
 }
 
+/* ---- attach: stdin in, output out ---- */
+
+struct attach_op {
+	struct logs_op l; /* first: logs_pump and logs_notify work on it */
+	bool stdin_closed;
+};
+
+/* Raw bytes from the client go to the task's stdin as fast as it takes
+ * them; what it does not take yet stays in the connection's buffer, which
+ * stops being read from when full. */
+static void attach_input(struct conn *c)
+{
+	struct attach_op *at = c->op_state;
+	struct task *t = at->l.op.obs.task;
+
+	while (c->in_len && !at->stdin_closed) {
+		ssize_t n = task_stdin_write(c->a, t, c->in, c->in_len);
+		if (n == -EAGAIN)
+			return; /* TASK_EV_STDIN_READY kicks us */
+		if (n <= 0) {
+			c->in_len = 0; /* the task closed its stdin, or has none */
+			break;
+		}
+		memmove(c->in, c->in + n, c->in_len - (size_t)n);
+		c->in_len -= (size_t)n;
+	}
+	c->in_len = at->stdin_closed ? 0 : c->in_len;
+	if (c->eof && c->in_len == 0 && !at->stdin_closed) {
+		at->stdin_closed = true;
+		task_close_stdin(c->a, t);
+	}
+}
+
+/* After an attach the connection carries raw input: it ends with it. */
+static void attach_release(struct conn *c)
+{
+	c->closing = true;
+	c->in_len = 0;
+	task_op_release(c);
+}
+
+static const struct conn_op_ops attach_ops = {
+    .pump = logs_pump, .release = attach_release, .input = attach_input};
+
+static void verb_attach(struct conn *c, int argc, char **argv)
+{
+	bool framed = false, from_start = false;
+	char buf[128];
+	struct jw w;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--framed"))
+			framed = true;
+		else if (!strcmp(argv[i], "--from-start"))
+			from_start = true;
+		else {
+			conn_queue_error(c, "bad_argument",
+					 "usage: attach TASK [--framed] [--from-start]");
+			return;
+		}
+	}
+	struct task *t = find_or_error(c, argv[0]);
+	if (!t)
+		return;
+	struct attach_op *at = calloc(1, sizeof(*at));
+	if (!at) {
+		conn_queue_error(c, "no_memory", "out of memory");
+		return;
+	}
+	if (from_start)
+		ringlog_seek_oldest(t->ring, &at->l.cur, TASK_STREAMS);
+	else
+		ringlog_seek_newest(t->ring, &at->l.cur, TASK_STREAMS);
+	jw_init(&w, buf, sizeof(buf));
+	reply_ok_open(&w);
+	jw_key(&w, "attached");
+	jw_u64(&w, t->id);
+	jw_obj_close(&w);
+	conn_queue_reply(c, &w);
+	at->l.op.c = c;
+	at->l.follow = true;
+	at->l.framed = framed;
+	at->l.op.obs.notify = logs_notify;
+	task_observe(t, &at->l.op.obs);
+	conn_op_begin(c, &attach_ops, at);
+}
+
 static const struct verb verbs[] = {
     {"run",
      "run [--name N] [--env K=V] [--unset K] [--clean-env] [--cwd DIR] [--user U] [--group G] "
@@ -1166,6 +1254,10 @@ static const struct verb verbs[] = {
      verb_events},
     {"stats", "stats [TASK]  (agent memory, ring budget, a task's CPU and memory)", 0, 1, false,
      verb_stats},
+    {"attach",
+     "attach TASK [--framed] [--from-start]  (then: raw bytes in go to its stdin, its output "
+     "comes out, until it exits)",
+     1, 3, true, verb_attach},
     {"resize", "resize TASK COLS ROWS  (a pty task's window)", 3, 3, false, verb_resize},
 };
 

@@ -435,3 +435,34 @@ def test_each_task_gets_its_own_cgroup(a):
     eq(a.request("rm cg"), {"ok": True}, "rm")
     st = a.request("run --name after -- /bin/cat /proc/self/cgroup")
     wait(a, "after")
+
+
+@with_agent()
+def test_attach_forwards_stdin_and_streams_output(a):
+    data = os.urandom(1 << 20)
+    run(a, "--name cat --stdin pipe --ring-size 4M -- /bin/cat")  # no gap even if we lag
+    with a.connect(timeout=60) as s:
+        s.sendall(b"attach cat --framed\n")
+        f = s.makefile("rb")
+        eq(json.loads(f.readline()), {"ok": True, "attached": 2}, "attached")
+        import threading
+        def feed():
+            s.sendall(data)  # more than every pipe and buffer between holds
+            s.shutdown(socket.SHUT_WR)  # EOF on the task's stdin
+        th = threading.Thread(target=feed)
+        th.start()
+        got = b""
+        while True:
+            h = json.loads(f.readline())
+            if "len" in h:
+                eq(h["stream"], "stdout", "stream")
+                got += f.read(h["len"])
+            elif "gap" in h:
+                raise AssertionError("a gap in attach output: %r" % h)
+            else:
+                break
+        th.join()
+        eq((h["end"], h["exit"]["status"]), (True, 0), "ends with the exit")
+        eq(hashlib.sha256(got).hexdigest(), hashlib.sha256(data).hexdigest(), "1 MiB through")
+        eq(s.recv(1), b"", "then the connection closes")
+    eq(a.request("ping")["ok"], True, "still serving")

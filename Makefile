@@ -9,7 +9,7 @@ VERSION  := 0.1.0
 
 # Every Debian package the build, the tests and the benchmarks need.
 DEB_PKGS += musl-tools gcc make clang libclang-rt-14-dev linux-libc-dev \
-            util-linux file python3 tini procps valgrind
+            util-linux file python3 tini procps valgrind clang-format git
 
 # Module fragments (tasks/*.mk, ...) may add to these: extra packages,
 # include flags and libraries for the static (REL_) and instrumented (ASAN_)

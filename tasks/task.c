@@ -34,7 +34,7 @@ struct task_private {
 	struct watch status; /* the exec status pipe */
 	bool status_open;
 	struct timer drain;
-	struct watch tomb; /* fd -1: frees the task after the current batch */
+	struct watch tomb;    /* fd -1: frees the task after the current batch */
 	struct watch stdin_w; /* a dup of stdin_fd, watched while stdin is full */
 	bool stdin_watched;
 };

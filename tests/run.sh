@@ -25,6 +25,17 @@ count() { # file: adds the "N passed, M failed" of its last summary line
 	failed=$((failed + f))
 }
 
+echo "== layout (clang-format, .clang-format)"
+if clang-format --dry-run -Werror $(git ls-files '*.c' '*.h' 2>/dev/null || ls */*.c */*.h) \
+	>"$log/format.log" 2>&1; then
+	echo "  PASS clang-format"
+	passed=$((passed + 1))
+else
+	echo "  FAIL clang-format: run make format"
+	grep -- "-Wclang-format" "$log/format.log" | head -n 10
+	failed=$((failed + 1))
+fi
+
 echo "== unit tests"
 for t in "$BUILD"/unit/test_*; do
 	[ -x "$t" ] || continue

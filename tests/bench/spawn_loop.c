@@ -170,7 +170,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (opt != 'b') {
-			fprintf(stderr, "usage: spawn_loop [-b MIB] [-r] N PROGRAM | spawn_loop --sink\n");
+			fprintf(stderr,
+				"usage: spawn_loop [-b MIB] [-r] N PROGRAM | spawn_loop --sink\n");
 			return 2;
 		}
 		ballast_mib = atol(optarg);

@@ -42,6 +42,7 @@ static void read_kernel_cmdline(struct agent *a, int argc, char **argv)
 		goto rest;
 	}
 	if (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
 		log_msg(a, LL_INFO, "kernel command line: %s", line);
 		config_parse_cmdline(&a->cfg, line, warn_word, a);
 	}

@@ -3,7 +3,9 @@
 # every fuzzer, then the host integration tier. Each tier prints its own
 # "N passed, M failed" line; the last line here is the sum.
 #   FUZZ_SMOKE_SECONDS  seconds per fuzzer (default 10)
-#   HOST_TESTS          a substring to pick host tests by name (default all)
+#   HOST_TESTS          a substring to pick host tests by name (default all;
+#                       set, it also skips the valgrind and guest tiers)
+#   SKIP_GUEST=1        skip the QEMU guest tier
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -79,6 +81,13 @@ if [ -z "${HOST_TESTS:-}" ] && command -v valgrind >/dev/null; then
 	echo "== host integration under valgrind (subset)"
 	TASKINIT_VALGRIND=1 python3 tests/host/run_host.py -k "$VG_TESTS" 2>&1 | tee "$log/host-valgrind.log"
 	count "$log/host-valgrind.log"
+fi
+
+# The guest tier: a real kernel in QEMU with taskinit as the real PID 1.
+if [ -z "${HOST_TESTS:-}" ] && [ "${SKIP_GUEST:-0}" != 1 ]; then
+	echo "== guest (QEMU, taskinit as the real PID 1)"
+	make --no-print-directory guest-test 2>&1 | tee "$log/guest.log"
+	count "$log/guest.log"
 fi
 
 echo "$passed passed, $failed failed"

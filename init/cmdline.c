@@ -312,6 +312,8 @@ int config_set(struct config *c, const char *key, const char *val, const char **
 		return set_size_key(&c->ring_budget, val, 65536, (size_t)16 << 30, why);
 	if (!strcmp(k, "drain_ms"))
 		return set_uint_key(&c->drain_ms, val, 0, 60000, why, "expected 0..60000 ms");
+	if (!strcmp(k, "modules"))
+		return set_string(c->modules, sizeof(c->modules), val, why);
 	if (!strcmp(k, "cgroup"))
 		return set_string(c->cgroup, sizeof(c->cgroup), val, why);
 	if (!strcmp(k, "boot_tasks"))

@@ -54,6 +54,8 @@ struct config {
 	size_t ring_size;   /* bytes per task ring */
 	size_t ring_budget; /* bytes for all rings together */
 	unsigned drain_ms;  /* how long an exit waits for pipes a descendant holds */
+	/* Extra kernel modules to load at boot, comma-separated. */
+	char modules[256];
 	/* The parent group of the task cgroups; "none": no cgroups. */
 	char cgroup[CONFIG_PATH_MAX];
 	/* The boot tasks file (docs/boottasks.md); "none": no boot tasks. */
@@ -188,6 +190,8 @@ __attribute__((noreturn)) void loop_run(struct agent *a);
 void boot_fds(void);
 void boot_mounts(struct agent *a);
 void boot_system(struct agent *a);
+/* In a VM: the vsock transports and task.modules (init/modules.c). */
+void boot_modules(struct agent *a);
 enum agent_mode detect_mode(void);
 
 /* ---- signals, reaping, the main task, shutdown (init/signals.c, init/shutdown.c) ---- */

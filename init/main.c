@@ -86,6 +86,7 @@ int main(int argc, char **argv)
 	start_mode(a);
 	read_kernel_cmdline(a, argc, argv);
 	boot_system(a);
+	boot_modules(a);
 	if (loop_init(a) < 0 || tasks_init(a) < 0 || signals_watch(a) < 0)
 		agent_fatal(a, "event loop setup");
 	control_start(a);

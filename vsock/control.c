@@ -33,8 +33,20 @@ struct control {
 	struct listener vsock, unix_;
 	struct conn *conns;
 	unsigned n_conns;
+	unsigned n_lingering; /* refused sockets waiting for their peer's EOF */
 	bool accepting;
 };
+
+/* A refused socket kept open briefly after its error line, so that a
+ * request the peer already sent is read and dropped instead of turning the
+ * close into a reset that could destroy the line before the peer reads it. */
+struct lingering {
+	struct watch w;
+	struct timer t;
+	struct agent *a;
+};
+
+enum { LINGER_MAX = 64, LINGER_MS = 1000 };
 
 static struct control *ctl_of(struct agent *a)
 {
@@ -431,17 +443,64 @@ static void on_idle(struct agent *a, struct timer *t)
 
 /* ---- listeners ---- */
 
-/* One error line, then close. Unread input is drained first: closing a
- * socket with unread data makes the peer's read fail with ECONNRESET
- * before it sees the line. */
-static void refuse(int fd, const char *code, const char *msg)
+static void free_lingering(struct watch *w)
 {
+	free(container_of(w, struct lingering, w));
+}
+
+static void end_lingering(struct lingering *l)
+{
+	if (l->w.fd < 0)
+		return;
+	timer_cancel(l->a, &l->t);
+	l->a->ctl->n_lingering--;
+	loop_release(l->a, &l->w);
+}
+
+static void on_lingering(struct agent *a, struct watch *w, uint32_t events)
+{
+	struct lingering *l = container_of(w, struct lingering, w);
+	char scratch[4096];
+	ssize_t n;
+
+	(void)a, (void)events;
+	while ((n = recv(w->fd, scratch, sizeof(scratch), MSG_DONTWAIT)) > 0)
+		;
+	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		end_lingering(l);
+}
+
+static void on_linger_over(struct agent *a, struct timer *t)
+{
+	(void)a;
+	end_lingering(container_of(t, struct lingering, t));
+}
+
+/* One error line, then close: lingering while few sockets do, at once
+ * (after draining what is there) beyond that. */
+static void refuse(struct agent *a, int fd, const char *code, const char *msg)
+{
+	struct control *ctl = a->ctl;
 	char line[256];
 	size_t n = jw_error_line(line, sizeof(line), code, msg);
+	struct lingering *l;
 
 	if (n)
 		(void)!send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	shutdown(fd, SHUT_WR);
+	if (ctl->n_lingering < LINGER_MAX && (l = calloc(1, sizeof(*l)))) {
+		l->a = a;
+		l->w.fd = fd;
+		l->w.on_event = on_lingering;
+		l->w.release = free_lingering;
+		l->t.on_fire = on_linger_over;
+		if (loop_add(a, &l->w, EPOLLIN) == 0) {
+			ctl->n_lingering++;
+			timer_arm(a, &l->t, LINGER_MS);
+			return;
+		}
+		free(l);
+	}
 	for (int i = 0; i < 16 && recv(fd, line, sizeof(line), MSG_DONTWAIT) > 0; i++)
 		;
 	close(fd);
@@ -472,7 +531,7 @@ static void add_conn(struct agent *a, int fd, const char *peer)
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (!c) {
-		refuse(fd, "no_memory", "out of memory");
+		refuse(a, fd, "no_memory", "out of memory");
 		return;
 	}
 	c->a = a;
@@ -484,7 +543,7 @@ static void add_conn(struct agent *a, int fd, const char *peer)
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	if (loop_add(a, &c->w, EPOLLIN) < 0) {
 		free(c);
-		refuse(fd, "internal", "epoll failed");
+		refuse(a, fd, "internal", "epoll failed");
 		return;
 	}
 	c->next = ctl->conns;
@@ -513,17 +572,17 @@ static void accept_one(struct agent *a, struct listener *l, int fd,
 	if (!check_peer(a, l, fd, ss, peer, sizeof(peer))) {
 		log_msg(a, LL_WARN, "control: refused %s (not an allowed peer)", peer);
 		snprintf(msg, sizeof(msg), "peer %s is not allowed", peer);
-		refuse(fd, "forbidden", msg);
+		refuse(a, fd, "forbidden", msg);
 		return;
 	}
 	if (ctl->n_conns >= a->cfg.max_conns) {
 		log_msg(a, LL_WARN, "control: refused %s: %u connections open", peer, ctl->n_conns);
 		snprintf(msg, sizeof(msg), "too many connections (limit %u)", a->cfg.max_conns);
-		refuse(fd, "too_many_connections", msg);
+		refuse(a, fd, "too_many_connections", msg);
 		return;
 	}
 	if (a->sd_phase != SD_NONE) {
-		refuse(fd, "shutting_down", "shutdown in progress");
+		refuse(a, fd, "shutting_down", "shutdown in progress");
 		return;
 	}
 	add_conn(a, fd, peer);

@@ -432,6 +432,7 @@ def test_peer_not_allowed_is_refused(a):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.settimeout(5)
             s.connect(a.sock)
+            s.sendall(b"ping\n")  # a request already on its way is dropped, not reset
             os.write(w, read_all(s))
         except Exception as e:
             os.write(w, ("child: %r" % e).encode())

@@ -96,7 +96,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/asan/libpure.a $(wildcard tests/unit/*.
 	@mkdir -p $(dir $@)
 	$(CLANG) $(ASAN_CFLAGS) $< $(BUILD)/asan/libpure.a -lm -o $@
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(HEADERS) $(wildcard tests/unit/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(HEADERS) $(wildcard tests/unit/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(COMMON) -O1 -g -fsanitize=fuzzer,address,undefined $< $(PURE_SRCS) -o $@
 

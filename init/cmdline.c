@@ -1,6 +1,7 @@
 /* Kernel command line and task.* keys. Pure: no I/O, no agent. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,25 +210,37 @@ static int set_uint_key(unsigned *dst, const char *val, unsigned long min, unsig
 	return 0;
 }
 
-/* A byte count with an optional K, M or G suffix (powers of 1024). */
-static int set_size_key(size_t *dst, const char *val, size_t min, size_t max, const char **why)
+int parse_size(const char *s, uint64_t *out)
 {
 	char *end;
-	unsigned long long v;
+	unsigned long long x;
+	int shift = 0;
 
-	if (!val || !isdigit((unsigned char)*val)) {
+	if (!s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		shift = 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30, end++;
+	if (errno || *end || x > (ULLONG_MAX >> shift))
+		return -1;
+	*out = (uint64_t)x << shift;
+	return 0;
+}
+
+static int set_size_key(size_t *dst, const char *val, size_t min, size_t max, const char **why)
+{
+	uint64_t v;
+
+	if (parse_size(val, &v) < 0) {
 		*why = "expected a size (bytes, or with K, M or G)";
 		return -1;
 	}
-	errno = 0;
-	v = strtoull(val, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		v <<= 30, end++;
-	if (errno || *end || v < min || v > max) {
+	if (v < min || v > max) {
 		*why = "size out of range";
 		return -1;
 	}

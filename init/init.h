@@ -86,6 +86,9 @@ void config_parse_argv(struct config *c, int argc, char **argv, config_warn_fn w
  * non-dotted key=value words to init as environment). */
 void config_parse_env(struct config *c, char **envp, config_warn_fn warn, void *ctx);
 bool config_cid_allowed(const struct config *c, uint32_t cid);
+/* A byte count: digits with an optional K, M or G suffix (powers of 1024).
+ * Returns 0, or -1 for anything else, overflow included. */
+int parse_size(const char *s, uint64_t *out);
 const char *log_level_name(enum log_level l);
 
 /* ---- the agent ---- */

@@ -171,6 +171,5 @@ void main_task_start(struct agent *a)
 		agent_shutdown(a, SD_POWEROFF, "main task could not start");
 		return;
 	}
-	a->main_task->is_main = true;
 	boot_mark(a, "main task started");
 }

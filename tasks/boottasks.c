@@ -1,6 +1,7 @@
 /* Boot tasks: the parser of the boot file and the restart policy. Pure: no
  * I/O, no agent state (see tasks/boottasks.h, docs/boottasks.md). */
 #include "tasks/boottasks.h"
+#include "init/init.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -155,7 +156,8 @@ void bt_file_free(struct bt_file *f)
 	f->n = 0;
 }
 
-static bool name_valid(const char *name)
+/* Pure, so it lives here with the parser; the task table uses it too. */
+bool task_name_valid(const char *name)
 {
 	size_t n = strlen(name);
 	bool digits = true;
@@ -211,7 +213,7 @@ static void finish_section(struct parser *ps)
 static void start_section(struct parser *ps, char *name)
 {
 	finish_section(ps);
-	if (!name_valid(name)) {
+	if (!task_name_valid(name)) {
 		report(ps, ps->line, true,
 		       "bad task name \"%.64s\": 1-63 of [A-Za-z0-9._-], not all digits", name);
 		ps->skipping = true;
@@ -248,28 +250,6 @@ static int parse_uint(const char *v, unsigned long long *out)
 	errno = 0;
 	*out = strtoull(v, &end, 10);
 	return errno || *end ? -1 : 0;
-}
-
-static int parse_size(const char *v, unsigned long long *out)
-{
-	char *end;
-	unsigned long long x;
-	int shift = 0;
-
-	if (*v < '0' || *v > '9')
-		return -1;
-	errno = 0;
-	x = strtoull(v, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		shift = 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		shift = 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		shift = 30, end++;
-	if (errno || *end || x > (ULLONG_MAX >> shift))
-		return -1;
-	*out = x << shift;
-	return 0;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -316,6 +296,7 @@ static bool set_key(struct parser *ps, struct bt_task *t, const char *k, const c
 {
 	int bit = -1;
 	unsigned long long x;
+	uint64_t size;
 	const char *why;
 
 	if (!strcmp(k, "env")) {
@@ -392,12 +373,12 @@ static bool set_key(struct parser *ps, struct bt_task *t, const char *k, const c
 		}
 		return true;
 	case K_RING:
-		if (parse_size(v, &x) < 0 || x < 4096 || x > (1ull << 30)) {
+		if (parse_size(v, &size) < 0 || size < 4096 || size > (1ull << 30)) {
 			report(ps, ps->line, true,
 			       "ring_size: expected 4096 to 1G bytes (K, M, G suffixes)");
 			return false;
 		}
-		t->ring_size = (size_t)x;
+		t->ring_size = (size_t)size;
 		return true;
 	case K_CLEAN_ENV:
 		if (parse_bool(v, &t->clean_env) < 0) {

@@ -242,6 +242,17 @@ int cg_read_stats(struct agent *a, uint64_t id, struct cg_stats *st)
 	return 0;
 }
 
+uint64_t cg_oom_kills(struct agent *a, uint64_t id)
+{
+	const struct cgroup_state *cg = a->cgroup;
+	char path[CONFIG_PATH_MAX + 64];
+
+	if (!cg || !cg->memory)
+		return 0;
+	group_path(cg, id, "memory.events", path, sizeof(path));
+	return keyed(path, "oom_kill", NULL);
+}
+
 void cg_remove(struct agent *a, uint64_t id)
 {
 	const struct cgroup_state *cg = a->cgroup;
@@ -254,23 +265,9 @@ void cg_remove(struct agent *a, uint64_t id)
 		log_msg(a, LL_DEBUG, "cgroup: rmdir %s: %s", path, strerror(errno));
 }
 
-static int parse_bytes(const char *v, uint64_t *out)
+static int parse_nonzero(const char *v, uint64_t *out)
 {
-	char *end;
-	unsigned long long n = strtoull(v, &end, 10);
-
-	if (end == v || *v == '-')
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		n <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		n <<= 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		n <<= 30, end++;
-	if (*end || n == 0)
-		return -1;
-	*out = n;
-	return 0;
+	return parse_size(v, out) < 0 || *out == 0 ? -1 : 0;
 }
 
 int cg_limits_option(struct cg_limits *l, const char *opt, const char *v, const char **why)
@@ -278,10 +275,10 @@ int cg_limits_option(struct cg_limits *l, const char *opt, const char *v, const 
 	char *end;
 
 	if (!strcmp(opt, "--memory-max")) {
-		if (parse_bytes(v, &l->memory_max) < 0)
+		if (parse_nonzero(v, &l->memory_max) < 0)
 			*why = "--memory-max takes bytes (K, M, G suffixes)";
 	} else if (!strcmp(opt, "--pids-max")) {
-		if (parse_bytes(v, &l->pids_max) < 0)
+		if (parse_nonzero(v, &l->pids_max) < 0)
 			*why = "--pids-max takes a number";
 	} else if (!strcmp(opt, "--cpu-max")) {
 		unsigned long long q = strtoull(v, &end, 10), p = 100000;

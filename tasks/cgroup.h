@@ -38,6 +38,8 @@ int cg_create(struct agent *a, uint64_t id, const struct cg_limits *l, char *err
 /* The child joins its group (no allocation: safe after fork or vfork). */
 int cg_enter(int procs_fd);
 int cg_read_stats(struct agent *a, uint64_t id, struct cg_stats *st);
+/* memory.events oom_kill of a task's group (one file read; 0 without). */
+uint64_t cg_oom_kills(struct agent *a, uint64_t id);
 /* Removes the (empty) group of a task. */
 void cg_remove(struct agent *a, uint64_t id);
 /* Parses `--memory-max 256M`, `--pids-max 64`, `--cpu-max QUOTA[/PERIOD]`

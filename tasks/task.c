@@ -226,7 +226,7 @@ static void publish_exit(struct agent *a, struct task *t)
 	if (t->exit.oom_killed)
 		notify(a, t, TASK_EV_OOM);
 	notify(a, t, TASK_EV_EXITED);
-	if (t->is_main)
+	if (t == a->main_task)
 		main_task_done(a, t);
 }
 
@@ -271,9 +271,7 @@ bool tasks_on_reaped(struct agent *a, pid_t pid, int st, const struct rusage *ru
 		return false;
 	t->reaped = true;
 	t->state = TASK_EXITED;
-	struct cg_stats cs;
-	if (cg_read_stats(a, t->id, &cs) == 0 && cs.oom_kills)
-		t->exit.oom_killed = true;
+	t->exit.oom_killed = cg_oom_kills(a, t->id) > 0;
 	if (ru) {
 		t->exit.user_ns = tv_ns(ru->ru_utime);
 		t->exit.sys_ns = tv_ns(ru->ru_stime);
@@ -416,23 +414,6 @@ static void on_status(struct agent *a, struct watch *w, uint32_t events)
 
 /* ---- creation ---- */
 
-static bool name_valid(const char *name)
-{
-	size_t n = strlen(name);
-	bool digits = true;
-
-	if (n == 0 || n >= TASK_NAME_MAX)
-		return false;
-	for (const char *p = name; *p; p++) {
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
-			return false;
-		if (*p < '0' || *p > '9')
-			digits = false;
-	}
-	return !digits;
-}
-
 static bool name_taken(struct agent *a, const char *name)
 {
 	for (struct task *t = table(a)->head; t; t = t->next)
@@ -490,6 +471,8 @@ static void destroy_task(struct agent *a, struct task *t)
 	ringlog_destroy(t->ring);
 	t->ring = NULL;
 	cg_remove(a, t->id);
+	if (t == a->main_task)
+		a->main_task = NULL; /* its status is kept in a->main_status */
 	unlink_task(a, t);
 	loop_release(a, &t->priv->tomb);
 }
@@ -512,7 +495,7 @@ static int make_ring(struct agent *a, size_t size, struct ringlog **out)
 	while (!ringlog_pool_fits(&tt->pool, size)) {
 		struct task *victim = NULL;
 		for (struct task *t = tt->head; t; t = t->next)
-			if (t->state == TASK_DONE && !t->is_main) {
+			if (t->state == TASK_DONE && t != a->main_task) {
 				victim = t;
 				break;
 			}
@@ -747,7 +730,7 @@ static int check_spec(struct agent *a, const struct task_spec *s, char *err, siz
 		snprintf(err, errlen, "no command given");
 		return -1;
 	}
-	if (s->name && !name_valid(s->name)) {
+	if (s->name && !task_name_valid(s->name)) {
 		snprintf(err, errlen,
 			 "bad task name \"%.64s\": 1-63 of [A-Za-z0-9._-], not all digits",
 			 s->name);

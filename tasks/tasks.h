@@ -147,7 +147,6 @@ struct task {
 	int stdin_fd; /* write end when stdin is a pipe, the pty master for a pty; else -1 */
 	bool pty;
 	bool echo_console;
-	bool is_main;
 	struct task_observer *observers;
 	struct task *next;
 	struct task_private *priv;
@@ -159,6 +158,8 @@ int tasks_init(struct agent *a);
  * group, duplicate name, ring budget. Exec failures come later, as events. */
 struct task *task_run(struct agent *a, const struct task_spec *spec, const char **code, char *err,
 		      size_t errlen);
+/* 1-63 of [A-Za-z0-9._-], not all digits (tasks/boottasks.c). */
+bool task_name_valid(const char *name);
 /* By id ("7") or name; a live task wins over exited ones of the same name. */
 struct task *task_find(struct agent *a, const char *ref);
 struct task *tasks_first(struct agent *a);

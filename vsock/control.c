@@ -34,7 +34,6 @@ struct control {
 	struct conn *conns;
 	unsigned n_conns;
 	unsigned n_lingering; /* refused sockets waiting for their peer's EOF */
-	bool accepting;
 };
 
 /* A refused socket kept open briefly after its error line, so that a
@@ -681,7 +680,6 @@ int control_start(struct agent *a)
 	struct control *ctl = ctl_of(a);
 	int n = 0;
 
-	ctl->accepting = true;
 	if (a->cfg.control_port)
 		n += start_listener(a, &ctl->vsock, listen_vsock(a, &ctl->vsock));
 	if (a->cfg.control_unix[0])
@@ -706,7 +704,6 @@ void control_stop_accepting(struct agent *a)
 {
 	struct control *ctl = ctl_of(a);
 
-	ctl->accepting = false;
 	stop_listener(a, &ctl->vsock);
 	stop_listener(a, &ctl->unix_);
 	if (a->cfg.control_unix[0])

@@ -280,18 +280,12 @@ static int parse_stdin_mode(const char *v, struct task_spec *s)
 	return 0;
 }
 
-static int parse_size(const char *v, size_t *out)
+/* A ring size for --ring-size: 4 KiB to 1 GiB. */
+static int parse_ring_size(const char *v, size_t *out)
 {
-	char *end;
-	unsigned long long n = strtoull(v, &end, 10);
+	uint64_t n;
 
-	if (end == v)
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		n <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		n <<= 20, end++;
-	if (*end || n < 4096 || n > (1ull << 30))
+	if (parse_size(v, &n) < 0 || n < 4096 || n > (1ull << 30))
 		return -1;
 	*out = (size_t)n;
 	return 0;
@@ -343,7 +337,7 @@ static int run_option(struct task_spec *s, const char *opt, const char *v, char 
 		else
 			s->pty_cols = (unsigned short)cols, s->pty_rows = (unsigned short)rows;
 	} else if (!strcmp(opt, "--ring-size")) {
-		if (parse_size(v, &s->ring_size) < 0)
+		if (parse_ring_size(v, &s->ring_size) < 0)
 			why = "--ring-size takes 4096..1G bytes (K, M suffixes)";
 	} else {
 		int r = task_spec_add_cgroup(s, opt, v, &why);

@@ -20,13 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: violated: %s\n", __FILE__, __LINE__, #cond);       \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "tests/fuzz/require.h"
 
 #define MAX_WORDS 256
 

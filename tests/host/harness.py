@@ -225,13 +225,16 @@ def check(cond, what):
         raise AssertionError(what)
 
 
-def with_agent(**kw):
+def with_agent(factory=None, **kw):
     """Runs the test body against a ready agent whose main task sleeps,
-    then shuts it down through the protocol."""
+    then shuts it down through the protocol. `factory` makes the agent
+    (default: Agent)."""
+    factory = factory or Agent
+
     def deco(fn):
         def run():
             kw.setdefault("main", ["/bin/sleep", "1000"])
-            a = Agent(**kw)
+            a = factory(**kw)
             try:
                 a.wait_ready()
                 fn(a)

@@ -6,7 +6,7 @@ import os
 import re
 import time
 
-from harness import Agent, check, eq, read_all, readline, test
+from harness import Agent, check, eq, read_all, readline, test, with_agent
 
 
 class BootAgent(Agent):
@@ -19,21 +19,7 @@ class BootAgent(Agent):
 
 
 def with_boot(text, **kw):
-    def deco(fn):
-        def run():
-            a = BootAgent(text, **kw)
-            try:
-                a.wait_ready()
-                fn(a)
-                if a.proc.poll() is None:
-                    a.request("shutdown")
-                a.wait_exit()
-                return a
-            finally:
-                a.close()
-        run.__name__ = fn.__name__
-        return test(run)
-    return deco
+    return with_agent(factory=lambda **k: BootAgent(text, **k), **kw)
 
 
 def wait(a, ref, timeout=30):

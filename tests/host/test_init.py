@@ -187,6 +187,7 @@ def test_main_exit_stay_keeps_serving():
         a.wait_output("TASKINIT_EXIT")
         eq(a.exit_record()["status"], 3, "main status")
         eq(a.request("ping")["ok"], True, "serving after main exit")
+        eq(a.request("rm main"), {"ok": True}, "the exited main task can be removed")
         a.request("shutdown")
         eq(a.wait_exit(), 3, "exit status is still the main task's")
     finally:

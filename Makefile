@@ -15,6 +15,8 @@ DEB_PKGS += musl-tools gcc make clang libclang-rt-14-dev linux-libc-dev \
 # include flags and libraries for the static (REL_) and instrumented (ASAN_)
 # agents, and targets the release objects need first (REL_DEPS).
 REL_INC  :=
+HOST_TOOLS :=
+PURE_SRCS :=
 REL_LIBS :=
 REL_DEPS :=
 ASAN_LIBS :=
@@ -30,10 +32,10 @@ ASAN_CFLAGS := $(COMMON) -O1 -g $(SAN)
 BENCH_CFLAGS := $(COMMON) -O2 -g
 
 # Agent sources: every .c in the module folders except host-side tools.
-HOST_TOOLS := vsock/taskctl.c
+HOST_TOOLS += $(wildcard vsock/taskctl*.c)
 AGENT_SRCS := $(filter-out $(HOST_TOOLS),$(wildcard init/*.c vsock/*.c tasks/*.c ringlog/*.c))
 # Pure code (no I/O, no agent state): linked into unit tests, fuzzers, benches.
-PURE_SRCS := $(wildcard ringlog/*.c) init/cmdline.c vsock/proto.c vsock/json.c tasks/boottasks.c
+PURE_SRCS += $(wildcard ringlog/*.c) init/cmdline.c vsock/proto.c vsock/json.c tasks/boottasks.c
 HEADERS  := $(wildcard */*.h)
 
 REL_OBJS  := $(patsubst %.c,$(BUILD)/rel/%.o,$(AGENT_SRCS))

@@ -98,7 +98,12 @@ struct verb {
 };
 
 void verbs_handle_line(struct conn *c, char *line, size_t len);
+/* Each verb module's table (task_verbs.c, file_verbs.c, sys_verbs.c,
+ * net_verbs.c). */
 const struct verb *task_verbs(size_t *n);
+const struct verb *file_verbs(size_t *n);
+const struct verb *sys_verbs(size_t *n);
+const struct verb *net_verbs(size_t *n);
 
 /* Common reply pieces. */
 void reply_ok_open(struct jw *w);

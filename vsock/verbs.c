@@ -111,22 +111,36 @@ static const struct verb core_verbs[] = {
 
 #define N_CORE (sizeof(core_verbs) / sizeof(core_verbs[0]))
 
+static const struct verb *core_table(size_t *n)
+{
+	*n = N_CORE;
+	return core_verbs;
+}
+
+/* Each verb module hands out its table; help lists them in this order. */
+static const struct verb *(*const verb_tables[])(size_t *n) = {
+    core_table, task_verbs, file_verbs, sys_verbs, net_verbs,
+};
+
+#define N_TABLES (sizeof(verb_tables) / sizeof(verb_tables[0]))
+
 static void verb_help(struct conn *c, int argc, char **argv)
 {
 	char buf[REPLY_MAX];
 	struct jw w;
-	size_t n;
-	const struct verb *tv = task_verbs(&n);
 
 	(void)argc, (void)argv;
 	jw_init(&w, buf, sizeof(buf));
 	reply_ok_open(&w);
 	jw_key(&w, "verbs");
 	jw_arr_open(&w);
-	for (size_t i = 0; i < N_CORE; i++)
-		jw_str(&w, core_verbs[i].usage);
-	for (size_t i = 0; i < n; i++)
-		jw_str(&w, tv[i].usage);
+	for (size_t t = 0; t < N_TABLES; t++) {
+		size_t n;
+		const struct verb *v = verb_tables[t](&n);
+
+		for (size_t i = 0; i < n; i++)
+			jw_str(&w, v[i].usage);
+	}
 	jw_arr_close(&w);
 	jw_obj_close(&w);
 	conn_queue_reply(c, &w);
@@ -134,15 +148,14 @@ static void verb_help(struct conn *c, int argc, char **argv)
 
 static const struct verb *find_verb(const char *name)
 {
-	size_t n;
-	const struct verb *tv = task_verbs(&n);
+	for (size_t t = 0; t < N_TABLES; t++) {
+		size_t n;
+		const struct verb *v = verb_tables[t](&n);
 
-	for (size_t i = 0; i < N_CORE; i++)
-		if (!strcmp(core_verbs[i].name, name))
-			return &core_verbs[i];
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(tv[i].name, name))
-			return &tv[i];
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(v[i].name, name))
+				return &v[i];
+	}
 	return NULL;
 }
 

@@ -20,6 +20,11 @@ PURE_SRCS :=
 REL_LIBS :=
 REL_DEPS :=
 ASAN_LIBS :=
+# Fragments may add binaries `make test` builds first (TEST_BINS), and
+# binaries and commands `make bench` builds and runs (BENCH_BINS, BENCH_CMDS).
+TEST_BINS :=
+BENCH_BINS :=
+BENCH_CMDS :=
 -include $(wildcard */*.mk)
 
 WARN     := -Wall -Wextra -Werror
@@ -123,7 +128,7 @@ unit: $(UNIT_TESTS)
 host: $(BUILD)/taskinit $(BUILD)/taskinit-asan $(HELPERS)
 
 test: deps
-	$(MAKE) --no-print-directory $(BUILD)/taskinit $(BUILD)/taskinit-asan $(BUILD)/taskinit-vg $(UNIT_TESTS) $(FUZZERS) $(HELPERS)
+	$(MAKE) --no-print-directory $(BUILD)/taskinit $(BUILD)/taskinit-asan $(BUILD)/taskinit-vg $(UNIT_TESTS) $(FUZZERS) $(HELPERS) $(TEST_BINS)
 	tests/run.sh
 
 FUZZ_SECONDS ?= 300
@@ -139,10 +144,11 @@ $(BUILD)/bench/spawn_loop: tests/bench/spawn_loop.c
 	@mkdir -p $(dir $@)
 	$(MUSL_CC) $(COMMON) -O2 -static $< -o $@
 
-bench: deps $(BUILD)/taskinit $(BENCHES) $(BUILD)/bench/spawn_loop
+bench: deps $(BUILD)/taskinit $(BENCHES) $(BUILD)/bench/spawn_loop $(BENCH_BINS)
 	@for b in $(BENCHES); do $$b || exit 1; done
 	tests/bench/boot_bench.py $(BUILD)/taskinit
 	tests/bench/task_bench.py $(BUILD)/taskinit $(BUILD)/bench/spawn_loop
+	@set -e; $(foreach c,$(BENCH_CMDS),$(c);)
 
 size: $(BUILD)/taskinit
 	@file $(BUILD)/taskinit

@@ -199,6 +199,10 @@ enum agent_mode detect_mode(void);
 
 /* ---- signals, reaping, the main task, shutdown (init/signals.c, init/shutdown.c) ---- */
 
+/* Blocks every signal but the faults (they arrive through signals_watch)
+ * and resets every disposition to SIG_DFL. The agent never ignores a
+ * signal or installs a handler afterwards: tasks/spawn.c relies on that to
+ * give children default dispositions by exec alone. */
 void signals_block(void);
 int signals_watch(struct agent *a);
 void main_task_start(struct agent *a);

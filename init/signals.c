@@ -1,7 +1,9 @@
 /* Signals through a signalfd, reaping, and the main task. */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/resource.h>
@@ -21,10 +23,32 @@ static void blocked_set(sigset_t *set)
 		sigdelset(set, sync_signals[i]);
 }
 
+/* The kernel's struct for rt_sigaction(2), which libc wrappers hide. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+/* Whoever started taskinit may have left signals ignored, and an ignored
+ * disposition survives exec. Resetting them once here, with the raw system
+ * call because libc refuses the signals it reserves (32-34), is what lets
+ * a task's child reset only its signal mask (tasks/spawn.c). */
+static void reset_dispositions(void)
+{
+	struct kernel_sigaction dfl = {.handler = SIG_DFL};
+
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+}
+
 void signals_block(void)
 {
 	sigset_t set;
 
+	reset_dispositions();
 	blocked_set(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }

@@ -167,8 +167,7 @@ int cg_create(struct agent *a, uint64_t id, const struct cg_limits *l, char *err
 		rmdir(path);
 		return -1;
 	}
-	group_path(cg, id, "cgroup.procs", path, sizeof(path));
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
 		cg_remove(a, id);
@@ -177,10 +176,16 @@ int cg_create(struct agent *a, uint64_t id, const struct cg_limits *l, char *err
 	return fd;
 }
 
-int cg_enter(int procs_fd)
+int cg_enter(int dir_fd)
 {
+	int fd = openat(dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
 	/* "0" is the writing process itself. */
-	return write(procs_fd, "0", 1) == 1 ? 0 : -1;
+	int r = write(fd, "0", 1) == 1 ? 0 : -1;
+	close(fd);
+	return r;
 }
 
 static uint64_t keyed(const char *path, const char *key, bool *found)

@@ -31,12 +31,14 @@ struct cg_stats {
  * (and logs why) when tasks will run without cgroups. */
 bool cg_init(struct agent *a, const char *base);
 /* Creates the group of task `id` with its limits. Returns an fd of its
- * cgroup.procs (close-on-exec) for the child to join through, -1 with a
- * message when a limit cannot be applied, or -2 when cgroups are off and no
- * limit was asked for (the task runs without a group). */
+ * directory (close-on-exec) for the child to be born in (clone3's
+ * CLONE_INTO_CGROUP) or to join through (cg_enter), -1 with a message when
+ * a limit cannot be applied, or -2 when cgroups are off and no limit was
+ * asked for (the task runs without a group). */
 int cg_create(struct agent *a, uint64_t id, const struct cg_limits *l, char *err, size_t errlen);
-/* The child joins its group (no allocation: safe after fork or vfork). */
-int cg_enter(int procs_fd);
+/* The calling process joins the group (system calls only: safe in a vfork
+ * child). */
+int cg_enter(int dir_fd);
 int cg_read_stats(struct agent *a, uint64_t id, struct cg_stats *st);
 /* memory.events oom_kill of a task's group (one file read; 0 without). */
 uint64_t cg_oom_kills(struct agent *a, uint64_t id);

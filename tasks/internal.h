@@ -33,8 +33,17 @@ struct spawn_plan {
 	int stdout_fd, stderr_fd;
 	int status_fd; /* close-on-exec; an exec failure report is written here */
 	const struct seccomp_prog *seccomp; /* compiled in the parent, or NULL */
-	bool pty;      /* fds 0-2 are a pty slave: make it the controlling terminal */
-	int cgroup_fd; /* the task group's cgroup.procs, or -1 */
+	bool pty;	     /* fds 0-2 are a pty slave: make it the controlling terminal */
+	int cgroup_fd;	     /* the task group's directory, or -1 */
+	bool born_in_cgroup; /* set by spawn_child: clone3 put the child there */
+};
+
+/* What spawning keeps between tasks: a stack for clone3 children, and
+ * whether the kernel takes clone3 with CLONE_INTO_CGROUP. */
+struct spawner {
+	void *stack;
+	size_t stack_size;
+	bool no_clone3;
 };
 
 /* Written to the status pipe when a step before exec fails. */
@@ -43,8 +52,10 @@ struct exec_report {
 	int err;
 };
 
-/* Forks and runs the plan in the child. Returns the pid or -1. */
-pid_t spawn_child(const struct spawn_plan *p);
+/* Starts a child that runs the plan, and returns once it has exec'd or
+ * exited (vfork semantics): the pid, or -1 with errno. */
+pid_t spawn_child(struct spawner *sp, struct spawn_plan *p);
+void spawner_free(struct spawner *sp);
 /* The exit code a failed stage ends the child with: 127 not found, else 126. */
 int exec_failure_code(const char *stage, int err);
 

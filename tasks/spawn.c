@@ -1,17 +1,38 @@
-/* The child's side of spawning: from fork to exec. Runs in the forked copy
- * of the single-threaded agent, so plain libc calls are safe here. */
+/* The child's side of spawning: from vfork to exec.
+ *
+ * vfork because fork copies the agent's page tables, and the agent grows
+ * with its rings: with the default 64 MiB ring budget full, fork+exec costs
+ * 4-5x vfork+exec here (docs/benchmarks.md, "tasks"). The price is that the
+ * child borrows the agent's memory and stack until it execs or exits, and
+ * the agent is suspended meanwhile. So the child:
+ * - changes no memory the agent uses: no environ assignment, no libc call
+ *   that takes libc locks or tells other threads (musl's setrlimit and
+ *   set*id broadcast with __synccall); those are raw system calls here;
+ * - only makes local system calls that do not block, then execs or
+ *   _exits; a failed step is reported on the status pipe, which the agent
+ *   reads as soon as vfork returns.
+ *
+ * A task with a cgroup is born in it with clone3(CLONE_INTO_CGROUP |
+ * CLONE_VM | CLONE_VFORK) on a stack of its own: moving a process into a
+ * group afterwards (a write to cgroup.procs) takes the cgroup core's
+ * process-wide lock for writing, which costs more than the spawn itself
+ * here. Kernels before 5.7, other architectures and valgrind (no clone3)
+ * get vfork and that write instead. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/sched.h>
 
 #include "tasks/internal.h"
 
@@ -19,26 +40,13 @@
 #define SYS_close_range 436
 #endif
 
-extern char **environ;
-
-/* The kernel's struct for rt_sigaction(2), which libc wrappers hide. */
-struct kernel_sigaction {
-	void (*handler)(int);
-	unsigned long flags;
-	void (*restorer)(void);
-	uint64_t mask;
-};
-
-/* The raw syscall, because glibc and musl refuse to touch the signals they
- * reserve (32-34), and an ignored disposition there is inherited too. */
-static void reset_signals(void)
+/* Dispositions need no reset: the agent keeps them all SIG_DFL
+ * (signals_block in init/), and exec resets handlers anyway. The mask is
+ * the agent's (nearly everything blocked) and is inherited: clear it. */
+static void reset_signal_mask(void)
 {
-	struct kernel_sigaction dfl = {.handler = SIG_DFL};
 	uint64_t none = 0;
 
-	for (int sig = 1; sig <= 64; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(uint64_t));
 }
 
@@ -79,11 +87,65 @@ static void set_stdio(const struct spawn_plan *p)
 
 static int become_user(const struct creds *c)
 {
-	if (setgroups((size_t)c->ngroups, c->groups) < 0)
+	if (syscall(SYS_setgroups, (long)c->ngroups, c->groups) < 0)
 		return -1;
-	if (setresgid(c->gid, c->gid, c->gid) < 0)
+	if (syscall(SYS_setresgid, (long)c->gid, (long)c->gid, (long)c->gid) < 0)
 		return -1;
-	return setresuid(c->uid, c->uid, c->uid);
+	return (int)syscall(SYS_setresuid, (long)c->uid, (long)c->uid, (long)c->uid);
+}
+
+static int set_rlimits(const struct task_spec *s)
+{
+	for (int i = 0; i < s->n_rlimits; i++)
+		if (syscall(SYS_prlimit64, 0L, (long)s->rlimits[i].resource, &s->rlimits[i].lim,
+			    NULL) < 0)
+			return -1;
+	return 0;
+}
+
+static const char *env_path(char **envp)
+{
+	for (; envp && *envp; envp++)
+		if (!strncmp(*envp, "PATH=", 5))
+			return *envp + 5;
+	return "/usr/local/bin:/bin:/usr/bin";
+}
+
+/* execvp's search, with the task's PATH rather than the agent's environ and
+ * with the candidate path built on the stack. Returns the errno to report:
+ * EACCES if some candidate was not executable, else the last error. */
+static int exec_search(char *const *argv, char **envp)
+{
+	const char *file = argv[0];
+	char path[4096];
+	int err = ENOENT;
+	bool denied = false;
+
+	if (strchr(file, '/')) {
+		execve(file, argv, envp);
+		return errno;
+	}
+	size_t flen = strlen(file);
+	for (const char *dir = env_path(envp);; dir++) {
+		const char *end = strchrnul(dir, ':');
+		size_t dlen = (size_t)(end - dir);
+		if (dlen + 1 + flen < sizeof(path)) {
+			memcpy(path, dir, dlen);
+			path[dlen] = '/';
+			memcpy(path + dlen + 1, file, flen + 1);
+			/* An empty PATH element means the current directory. */
+			execve(dlen ? path : path + 1, argv, envp);
+			err = errno;
+			if (err == EACCES)
+				denied = true;
+			else if (err != ENOENT && err != ENOTDIR)
+				return err;
+		}
+		if (!*end)
+			break;
+		dir = end;
+	}
+	return denied ? EACCES : err;
 }
 
 static __attribute__((noreturn)) void run_child(const struct spawn_plan *p)
@@ -91,9 +153,9 @@ static __attribute__((noreturn)) void run_child(const struct spawn_plan *p)
 	const struct task_spec *s = p->spec;
 	int status = 3;
 
-	reset_signals();
+	reset_signal_mask();
 	/* First, so everything the child does is accounted to its group. */
-	if (p->cgroup_fd >= 0 && cg_enter(p->cgroup_fd) < 0)
+	if (p->cgroup_fd >= 0 && !p->born_in_cgroup && cg_enter(p->cgroup_fd) < 0)
 		fail(p->status_fd, "cgroup", errno);
 	setsid();
 	set_stdio(p);
@@ -103,9 +165,8 @@ static __attribute__((noreturn)) void run_child(const struct spawn_plan *p)
 		status = p->status_fd;
 	close_fds_from(status + 1);
 	umask((mode_t)(p->umask >= 0 ? p->umask : 022));
-	for (int i = 0; i < s->n_rlimits; i++)
-		if (setrlimit(s->rlimits[i].resource, &s->rlimits[i].lim) < 0)
-			fail(status, "rlimit", errno);
+	if (set_rlimits(s) < 0)
+		fail(status, "rlimit", errno);
 	if (p->cwd && chdir(p->cwd) < 0)
 		fail(status, "cwd", errno);
 	/* Installed while still privileged, so no_new_privs is not forced on
@@ -116,17 +177,97 @@ static __attribute__((noreturn)) void run_child(const struct spawn_plan *p)
 		fail(status, "user", errno);
 	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(status, "no_new_privs", errno);
-	/* execvp searches the PATH of environ: make it the task's. */
-	environ = p->envp;
-	execvp(p->argv[0], p->argv);
-	fail(status, "exec", errno);
+	fail(status, "exec", exec_search(p->argv, p->envp));
 }
 
-pid_t spawn_child(const struct spawn_plan *p)
+static void run_child_entry(void *plan)
 {
-	pid_t pid = fork();
+	run_child(plan);
+}
 
+#if defined(__x86_64__)
+enum { SPAWN_STACK = 256 << 10 }; /* room for sanitizer builds too */
+
+/* clone3 with CLONE_VM continues the child on the new stack, where no C
+ * frame of this function exists: the child's side must be assembly that
+ * calls straight into the plan and never returns. */
+static long clone3_run(struct clone_args *ca, void (*fn)(void *), void *arg)
+{
+	register long rax __asm__("rax") = SYS_clone3;
+	register void (*r12)(void *) __asm__("r12") = fn;
+	register void *r13 __asm__("r13") = arg;
+
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "mov %%r13, %%rdi\n\t"
+			 "call *%%r12\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "+r"(rax)
+			 : "D"(ca), "S"(sizeof(*ca)), "r"(r12), "r"(r13)
+			 : "rcx", "r11", "memory");
+	return rax;
+}
+
+/* -1 with errno ENOSYS when this kernel (or valgrind) cannot: the caller
+ * falls back to vfork. */
+static pid_t clone_into_cgroup(struct spawner *sp, struct spawn_plan *p)
+{
+	if (!sp->stack) {
+		void *st = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (st == MAP_FAILED)
+			return -1;
+		sp->stack = st;
+		sp->stack_size = SPAWN_STACK;
+	}
+	struct clone_args ca = {
+	    .flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP,
+	    .exit_signal = SIGCHLD,
+	    .stack = (uint64_t)(uintptr_t)sp->stack,
+	    .stack_size = sp->stack_size,
+	    .cgroup = (uint64_t)p->cgroup_fd,
+	};
+	p->born_in_cgroup = true;
+	long r = clone3_run(&ca, run_child_entry, p);
+	if (r >= 0)
+		return (pid_t)r;
+	p->born_in_cgroup = false;
+	/* ENOSYS: no clone3; E2BIG/EINVAL: no CLONE_INTO_CGROUP (before 5.7). */
+	if (r == -ENOSYS || r == -E2BIG || r == -EINVAL)
+		sp->no_clone3 = true;
+	errno = (int)-r;
+	return -1;
+}
+#else
+static pid_t clone_into_cgroup(struct spawner *sp, struct spawn_plan *p)
+{
+	(void)p;
+	sp->no_clone3 = true;
+	errno = ENOSYS;
+	return -1;
+}
+#endif
+
+pid_t spawn_child(struct spawner *sp, struct spawn_plan *p)
+{
+	p->born_in_cgroup = false;
+	if (p->cgroup_fd >= 0 && !sp->no_clone3) {
+		pid_t pid = clone_into_cgroup(sp, p);
+		if (pid >= 0 || !sp->no_clone3)
+			return pid;
+	}
+	pid_t pid = vfork();
 	if (pid == 0)
 		run_child(p);
 	return pid;
+}
+
+void spawner_free(struct spawner *sp)
+{
+	if (sp->stack)
+		munmap(sp->stack, sp->stack_size);
+	sp->stack = NULL;
 }

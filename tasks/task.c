@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -22,6 +23,9 @@
  * the loop; level-triggered epoll brings us back for the rest. */
 #define READ_BUDGET (1 << 20)
 
+/* See read_exec_status. */
+#define EXEC_STATUS_WAIT_MS 5000
+
 struct task_pipe {
 	struct watch w;
 	struct task *task;
@@ -31,8 +35,6 @@ struct task_pipe {
 
 struct task_private {
 	struct task_pipe out, err;
-	struct watch status; /* the exec status pipe */
-	bool status_open;
 	struct timer drain;
 	struct watch tomb;    /* fd -1: frees the task after the current batch */
 	struct watch stdin_w; /* a dup of stdin_fd, watched while stdin is full */
@@ -45,6 +47,7 @@ struct task_table {
 	uint64_t next_id;
 	unsigned live;
 	struct ringlog_pool pool;
+	struct spawner spawner;
 };
 
 static void unwatch_stdin(struct agent *a, struct task *t);
@@ -230,11 +233,11 @@ static void publish_exit(struct agent *a, struct task *t)
 		main_task_done(a, t);
 }
 
-/* Published once the child is reaped, its status pipe is closed and its
- * output pipes reached EOF — or the drain window ran out. */
+/* Published once the child is reaped and its output pipes reached EOF — or
+ * the drain window ran out. */
 static void maybe_publish(struct agent *a, struct task *t)
 {
-	if (t->state != TASK_EXITED || t->priv->status_open)
+	if (t->state != TASK_EXITED)
 		return;
 	if (pipes_closed(t)) {
 		publish_exit(a, t);
@@ -380,36 +383,37 @@ static void on_output(struct agent *a, struct watch *w, uint32_t events)
 
 /* ---- exec status ---- */
 
-static void on_status(struct agent *a, struct watch *w, uint32_t events)
+/* The child has exec'd or exited by the time vfork returns, so its report
+ * (or the EOF that close-on-exec leaves) is already in the status pipe.
+ * Where vfork does not suspend the parent (valgrind runs it as fork), wait
+ * for the child a bounded while: it only makes local system calls. */
+static void read_exec_status(struct agent *a, struct task *t, int fd)
 {
-	struct task_private *p = container_of(w, struct task_private, status);
-	struct task *t = p->out.task;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	struct exec_report r;
 	ssize_t n;
 
-	(void)events;
-	do
-		n = read(w->fd, &r, sizeof(r));
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EAGAIN)
-		return;
-	p->status_open = false;
-	loop_release(a, w);
-	if (n == (ssize_t)sizeof(r)) {
-		r.stage[sizeof(r.stage) - 1] = 0;
-		snprintf(t->exec_stage, sizeof(t->exec_stage), "%s", r.stage);
-		t->exec_errno = r.err;
-		log_msg(a, LL_WARN, "task %llu (%s): %s %s: %s", (unsigned long long)t->id, t->name,
-			r.stage, t->argv[0], strerror(r.err));
-		if (t->state == TASK_STARTING)
-			t->state = TASK_RUNNING; /* until the reaper says it exited */
-		notify(a, t, TASK_EV_EXEC_FAILED);
-	} else {
-		if (t->state == TASK_STARTING)
-			t->state = TASK_RUNNING;
-		notify(a, t, TASK_EV_STARTED);
+	for (int tries = 0;; tries++) {
+		n = read(fd, &r, sizeof(r));
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN) || tries == 2)
+			break;
+		if (errno == EAGAIN && poll(&pfd, 1, EXEC_STATUS_WAIT_MS) == 0) {
+			log_msg(a, LL_WARN, "task %llu (%s): no exec status after %d ms",
+				(unsigned long long)t->id, t->name, EXEC_STATUS_WAIT_MS);
+			break;
+		}
 	}
-	maybe_publish(a, t);
+	t->state = TASK_RUNNING; /* until the reaper says it exited */
+	if (n != (ssize_t)sizeof(r)) {
+		notify(a, t, TASK_EV_STARTED);
+		return;
+	}
+	r.stage[sizeof(r.stage) - 1] = 0;
+	snprintf(t->exec_stage, sizeof(t->exec_stage), "%s", r.stage);
+	t->exec_errno = r.err;
+	log_msg(a, LL_WARN, "task %llu (%s): %s %s: %s", (unsigned long long)t->id, t->name,
+		r.stage, t->argv[0], strerror(r.err));
+	notify(a, t, TASK_EV_EXEC_FAILED);
 }
 
 /* ---- creation ---- */
@@ -460,10 +464,6 @@ static void destroy_task(struct agent *a, struct task *t)
 		task_unobserve(t->observers);
 	close_pipe(a, &t->priv->out);
 	close_pipe(a, &t->priv->err);
-	if (t->priv->status_open) {
-		t->priv->status_open = false;
-		loop_release(a, &t->priv->status);
-	}
 	timer_cancel(a, &t->priv->drain);
 	unwatch_stdin(a, t);
 	if (t->stdin_fd >= 0)
@@ -605,7 +605,7 @@ static struct task *alloc_task(struct agent *a, const struct task_spec *s)
 	p->out.task = p->err.task = t;
 	p->out.stream = RINGLOG_STDOUT;
 	p->err.stream = RINGLOG_STDERR;
-	p->out.w.fd = p->err.w.fd = p->status.fd = -1;
+	p->out.w.fd = p->err.w.fd = -1;
 	p->tomb.fd = -1;
 	p->tomb.release = free_task;
 	p->drain.on_fire = on_drain_over;
@@ -704,12 +704,8 @@ static void attach_fds(struct agent *a, struct task *t, struct fds *f)
 	watch_pipe(a, &p->out, f->out_r);
 	if (f->err_r >= 0)
 		watch_pipe(a, &p->err, f->err_r);
-	p->status.fd = f->st_r;
-	p->status.on_event = on_status;
-	p->status.release = NULL;
-	p->status_open = loop_add(a, &p->status, EPOLLIN) == 0;
 	t->stdin_fd = f->in_w;
-	f->out_r = f->err_r = f->st_r = f->in_w = -1; /* owned by the task now */
+	f->out_r = f->err_r = f->in_w = -1; /* owned by the task now */
 }
 
 static void append_task(struct agent *a, struct task *t)
@@ -776,8 +772,8 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 		t->priv->tomb.release(&t->priv->tomb);
 		return NULL;
 	}
-	int procs = cg_create(a, t->id, &s->cgroup, err, errlen);
-	if (procs == -1) {
+	int cgdir = cg_create(a, t->id, &s->cgroup, err, errlen);
+	if (cgdir == -1) {
 		*code = "cgroup";
 		ringlog_destroy(t->ring);
 		t->priv->tomb.release(&t->priv->tomb);
@@ -790,8 +786,8 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 		if (envp)
 			close_fds(&f);
 		free(envp);
-		if (procs >= 0)
-			close(procs);
+		if (cgdir >= 0)
+			close(cgdir);
 		cg_remove(a, t->id);
 		ringlog_destroy(t->ring);
 		t->priv->tomb.release(&t->priv->tomb);
@@ -810,15 +806,15 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 	    .status_fd = f.st_w,
 	    .seccomp = filter,
 	    .pty = s->stdin_mode == STDIN_PTY,
-	    .cgroup_fd = procs,
+	    .cgroup_fd = cgdir,
 	};
 	struct ringlog_stamp start = stamp_now();
-	t->pid = spawn_child(&plan);
+	t->pid = spawn_child(&table(a)->spawner, &plan);
 	free(envp);
-	if (procs >= 0)
-		close(procs);
+	if (cgdir >= 0)
+		close(cgdir);
 	if (t->pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
+		snprintf(err, errlen, "spawn: %s", strerror(errno));
 		close_fds(&f);
 		cg_remove(a, t->id);
 		ringlog_destroy(t->ring);
@@ -828,10 +824,13 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 	t->start_boot_ns = (uint64_t)start.boot_ns;
 	t->start_real_ns = (uint64_t)start.real_ns;
 	attach_fds(a, t, &f);
-	close_fds(&f); /* the child's ends */
+	close(f.st_w); /* so a child that exec'd leaves EOF, not a held pipe */
+	f.st_w = -1;
 	append_task(a, t);
 	log_msg(a, LL_INFO, "task %llu (%s) started: %s, pid %d", (unsigned long long)t->id,
 		t->name, t->argv[0], t->pid);
+	read_exec_status(a, t, f.st_r);
+	close_fds(&f); /* the child's ends and the status pipe */
 	return t;
 }
 
@@ -854,6 +853,8 @@ int task_cgroup_stats(struct agent *a, const struct task *t, struct cg_stats *st
 
 void tasks_cleanup(struct agent *a)
 {
+	if (a->tasks)
+		spawner_free(&table(a)->spawner);
 	if (!a->cgroup || !a->tasks)
 		return;
 	for (struct task *t = table(a)->head; t; t = t->next)

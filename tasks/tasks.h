@@ -85,7 +85,7 @@ void tasks_cleanup(struct agent *a);
 int task_spec_add_rlimit(struct task_spec *s, const char *arg, const char **why);
 
 enum task_state {
-	TASK_STARTING, /* forked; exec result not known yet */
+	TASK_STARTING, /* being set up: task_run returns it running or failed */
 	TASK_RUNNING,
 	TASK_EXITED, /* reaped, output still draining */
 	TASK_DONE,   /* exit published */

@@ -239,26 +239,7 @@ static void reply_exec_failed(struct conn *c, struct task *t)
 	conn_queue_reply(c, &w);
 }
 
-static void run_notify(struct agent *a, struct task_observer *o, enum task_event ev)
-{
-	struct task_op *r = container_of(o, struct task_op, obs);
-	struct conn *c = r->c;
-	struct task *t = o->task;
-
-	(void)a;
-	if (ev == TASK_EV_STARTED)
-		reply_started(c, t);
-	else if (ev == TASK_EV_EXEC_FAILED)
-		reply_exec_failed(c, t);
-	else if (ev == TASK_EV_REMOVED)
-		conn_queue_error(c, "unknown_task", "the task was removed");
-	else
-		return;
-	conn_op_end(c);
-	conn_kick_later(c);
-}
-
-/* run and wait produce their reply from the task's events, not here. */
+/* wait produces its reply from the task's events, not here. */
 static void nothing_to_pump(struct conn *c)
 {
 	(void)c;
@@ -423,15 +404,11 @@ static void verb_run(struct conn *c, int argc, char **argv)
 		conn_queue_error(c, code, msg);
 		return;
 	}
-	struct task_op *r = calloc(1, sizeof(*r));
-	if (!r) {
+	/* The exec outcome is known when task_run returns (tasks/spawn.c). */
+	if (t->exec_stage[0])
+		reply_exec_failed(c, t);
+	else
 		reply_started(c, t);
-		return;
-	}
-	r->c = c;
-	r->obs.notify = run_notify;
-	task_observe(t, &r->obs);
-	conn_op_begin(c, &event_reply_ops, r);
 }
 
 /* ---- ps ---- */

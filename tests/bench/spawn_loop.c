@@ -46,23 +46,15 @@ static const char *const method_name[M_COUNT] = {"fork", "vfork", "posix_spawn",
 						 "vfork+setup"};
 
 /* What taskinit's child does between fork and exec (tasks/spawn.c) for a
- * task with no options: every signal to default and none blocked, its own
- * session, stdio, fds closed, umask, credentials (to root, as root). Only
- * syscalls, so it is safe in a vfork child too. */
+ * task with no options: no signal blocked (dispositions are already the
+ * default in taskinit), its own session, stdio, fds closed, umask,
+ * credentials (to root, as root). Only syscalls, so it is safe in a vfork
+ * child too. */
 static void taskinit_setup(void)
 {
-	struct {
-		void (*handler)(int);
-		unsigned long flags;
-		void (*restorer)(void);
-		unsigned long long mask;
-	} dfl = {SIG_DFL, 0, NULL, 0};
 	unsigned long long none = 0;
 	gid_t g = 0;
 
-	for (int sig = 1; sig <= 64; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
 	syscall(SYS_setsid);
 	syscall(SYS_dup2, 0, 10);

@@ -226,35 +226,47 @@ def spawn_loop_task(c, args):
     return samples
 
 
+def client_task(c, k, true_path):
+    """rt_client run as a task of the same taskinit: k timed run+wait round
+    trips over the control socket, and k pipelined ones."""
+    r = c.ask("run --ring-size 1M -- /io/rt_client /io/ctl.sock %d %s" % (k, true_path))
+    w = c.ask("wait %d" % r["id"])
+    out = task_output(c, r["id"])
+    c.ask("rm %d" % r["id"])
+    if w["task"]["exit"]["status"] != 0:
+        raise RuntimeError("rt_client failed: %s\n%s" % (w, out))
+    samples = {}
+    for line in out.splitlines():
+        f = line.split()
+        if f and f[0] == "raw":
+            samples[f[1]] = [float(x) for x in f[2:]]
+    return samples["rt"], samples["piped"]
+
+
 def bench_roundtrip(ti, true_path, n, chunks=10):
-    """Chunks of n/chunks taskinit round trips (each one sequential run+wait,
-    then one pipelined), each chunk followed by spawn_loop for n/chunks
-    spawns per method, so both see the same machine."""
+    """Chunks of n/chunks round trips by the C client (each one sequential
+    run+wait, then one pipelined), then n/chunks by this script (for the
+    time inside taskinit and the cost of a Python client), then spawn_loop
+    for n/chunks spawns per method, so all see the same machine."""
     c = ti.c
     k = max(1, n // chunks)
     for _ in range(max(5, n // 20)):  # warm-up
         timed_task(c, [true_path], "1M")
-    total, agent, piped, base = [], [], [], {}
+    total, piped, py, agent, base = [], [], [], [], {}
     for _ in range(chunks):
+        rt, pp = client_task(c, k, true_path)
+        total.extend(rt)
+        piped.extend(pp)
         for _ in range(k):
             dt, task = timed_task(c, [true_path], "1M")
             if task["exit"]["status"] != 0:
                 raise RuntimeError("true failed: %s" % task)
-            total.append(dt * 1e6)
+            py.append(dt * 1e6)
             agent.append((task["exit"]["end_boot_ns"] - task["start_boot_ns"]) / 1e3)
-            # Pipelined: run and wait in one write, the wait naming the run's task.
-            t0 = time.perf_counter()
-            c.send("run --name rt --ring-size 1M -- %s\nwait rt" % true_path)
-            r = c.reply()
-            w = c.reply()
-            piped.append((time.perf_counter() - t0) * 1e6)
-            if not r.get("ok") or not w.get("ok") or w["task"]["exit"]["status"] != 0:
-                raise RuntimeError("pipelined run/wait: %s %s" % (r, w))
-            c.ask("rm %d" % r["id"])
         for m, xs in spawn_loop_task(c, [str(k), true_path]).items():
             base.setdefault(m, []).extend(xs)
     big = spawn_loop_task(c, ["-b", "64", str(max(100, n // 4)), true_path])
-    return total, agent, piped, base, big
+    return total, agent, piped, py, base, big
 
 
 def bench_idle(binary, io):
@@ -287,12 +299,14 @@ def main():
     work, io = make_io()
     try:
         shutil.copy(spawn_loop, os.path.join(io, "spawn_loop"))
+        shutil.copy(os.path.join(os.path.dirname(spawn_loop), "rt_client"),
+                    os.path.join(io, "rt_client"))
         true_path, true_what = build_true(io)
 
         ti = Taskinit(binary, io)
         try:
             bench_capture(ti, size)
-            total, agent, piped, base, big = bench_roundtrip(ti, true_path, n)
+            total, agent, piped, py, base, big = bench_roundtrip(ti, true_path, n)
             rss_after_rt = ti.rss_kib()
         finally:
             ti.stop()
@@ -312,8 +326,9 @@ def main():
                 print("    %-11s + exec + waitpid                %8.1f / %8.1f" % ((m,) + row(xs)))
         fastest = min(("fork", "vfork", "posix_spawn"), key=lambda m: statistics.median(base[m]))
         bmed = statistics.median(base[fastest])
-        print("  taskinit run + wait (2 round trips)             %8.1f / %8.1f" % row(total))
+        print("  taskinit run + wait (2 round trips, C client)   %8.1f / %8.1f" % row(total))
         print("  taskinit run+wait pipelined (1 round trip)      %8.1f / %8.1f" % row(piped))
+        print("  taskinit run + wait from Python (this script)   %8.1f / %8.1f" % row(py))
         print("  taskinit inside: start -> exit published        %8.1f / %8.1f" % row(agent))
         print("  taskinit VmRSS after the round trips: %d KiB" % rss_after_rt)
         print("  fastest bare loop: %s" % fastest)

@@ -398,7 +398,7 @@ def test_events_stream_and_stats(a):
           and ("exec_failed", "e2") in seen, "events: %r" % seen)
     check(seen.index(("started", "e1")) < seen.index(("exited", "e1"))
           < seen.index(("removed", "e1")), "in order")
-    exited = next(e for e in got if e["event"] == "exited")
+    exited = next(e for e in got if e["event"] == "exited" and e["name"] == "e1")
     eq((exited["id"], exited["exit"]["status"]), (r["id"], 4), "exit record in the event")
     eq(next(e for e in got if e["event"] == "exec_failed")["id"], r2["id"], "exec failure")
     # stats: a busy task's CPU time and memory, the agent, the ring budget

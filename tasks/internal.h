@@ -36,6 +36,10 @@ struct spawn_plan {
 	bool pty;	     /* fds 0-2 are a pty slave: make it the controlling terminal */
 	int cgroup_fd;	     /* the task group's directory, or -1 */
 	bool born_in_cgroup; /* set by spawn_child: clone3 put the child there */
+	/* Set by the child first thing: it runs in the agent's memory, so when
+	 * spawn_child returns it has exec'd for good or exited (see
+	 * read_exec_status). Stays false where "vfork" is a fork (valgrind). */
+	volatile bool child_shared_memory;
 };
 
 /* What spawning keeps between tasks: a stack for clone3 children, and

@@ -148,11 +148,12 @@ static int exec_search(char *const *argv, char **envp)
 	return denied ? EACCES : err;
 }
 
-static __attribute__((noreturn)) void run_child(const struct spawn_plan *p)
+static __attribute__((noreturn)) void run_child(struct spawn_plan *p)
 {
 	const struct task_spec *s = p->spec;
 	int status = 3;
 
+	p->child_shared_memory = true;
 	reset_signal_mask();
 	/* First, so everything the child does is accounted to its group. */
 	if (p->cgroup_fd >= 0 && !p->born_in_cgroup && cg_enter(p->cgroup_fd) < 0)
@@ -254,6 +255,7 @@ static pid_t clone_into_cgroup(struct spawner *sp, struct spawn_plan *p)
 pid_t spawn_child(struct spawner *sp, struct spawn_plan *p)
 {
 	p->born_in_cgroup = false;
+	p->child_shared_memory = false;
 	if (p->cgroup_fd >= 0 && !sp->no_clone3) {
 		pid_t pid = clone_into_cgroup(sp, p);
 		if (pid >= 0 || !sp->no_clone3)

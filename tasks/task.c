@@ -383,11 +383,14 @@ static void on_output(struct agent *a, struct watch *w, uint32_t events)
 
 /* ---- exec status ---- */
 
-/* The child has exec'd or exited by the time vfork returns, so its report
- * (or the EOF that close-on-exec leaves) is already in the status pipe.
- * Where vfork does not suspend the parent (valgrind runs it as fork), wait
- * for the child a bounded while: it only makes local system calls. */
-static void read_exec_status(struct agent *a, struct task *t, int fd)
+/* vfork returns when the child exits, with its report already in the
+ * status pipe, or when its exec has replaced its memory: past that point
+ * exec cannot fail (only kill the child), but close-on-exec may not have
+ * closed the pipe yet. So an empty pipe means started, and waiting for the
+ * EOF would only cost a sleep. Where vfork does not suspend the parent
+ * (valgrind runs it as fork: !shared), wait for the child a bounded while:
+ * it only makes local system calls. */
+static void read_exec_status(struct agent *a, struct task *t, int fd, bool shared)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	struct exec_report r;
@@ -396,6 +399,8 @@ static void read_exec_status(struct agent *a, struct task *t, int fd)
 	for (int tries = 0;; tries++) {
 		n = read(fd, &r, sizeof(r));
 		if (n >= 0 || (errno != EINTR && errno != EAGAIN) || tries == 2)
+			break;
+		if (errno == EAGAIN && shared)
 			break;
 		if (errno == EAGAIN && poll(&pfd, 1, EXEC_STATUS_WAIT_MS) == 0) {
 			log_msg(a, LL_WARN, "task %llu (%s): no exec status after %d ms",
@@ -829,7 +834,7 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 	append_task(a, t);
 	log_msg(a, LL_INFO, "task %llu (%s) started: %s, pid %d", (unsigned long long)t->id,
 		t->name, t->argv[0], t->pid);
-	read_exec_status(a, t, f.st_r);
+	read_exec_status(a, t, f.st_r, plan.child_shared_memory);
 	close_fds(&f); /* the child's ends and the status pipe */
 	return t;
 }

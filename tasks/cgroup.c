@@ -167,7 +167,9 @@ int cg_create(struct agent *a, uint64_t id, const struct cg_limits *l, char *err
 		rmdir(path);
 		return -1;
 	}
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* openat: musl's open() adds an fcntl for O_CLOEXEC, for kernels
+	 * older than any that has cgroup v2. */
+	int fd = openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
 		cg_remove(a, id);

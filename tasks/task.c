@@ -48,6 +48,7 @@ struct task_table {
 	unsigned live;
 	struct ringlog_pool pool;
 	struct spawner spawner;
+	int devnull;
 };
 
 static void unwatch_stdin(struct agent *a, struct task *t);
@@ -63,6 +64,7 @@ int tasks_init(struct agent *a)
 	if (!a->tasks)
 		return -1;
 	a->tasks->next_id = 1;
+	a->tasks->devnull = -1;
 	ringlog_pool_init(&a->tasks->pool, a->cfg.ring_budget);
 	if (strcmp(a->cfg.cgroup, "none") != 0)
 		cg_init(a, a->cfg.cgroup);
@@ -619,6 +621,7 @@ static struct task *alloc_task(struct agent *a, const struct task_spec *s)
 
 struct fds {
 	int in_r, in_w, out_r, out_w, err_r, err_w, st_r, st_w;
+	int borrowed; /* the table's /dev/null: close_fds leaves it open */
 };
 
 static void close_fds(struct fds *f)
@@ -626,7 +629,7 @@ static void close_fds(struct fds *f)
 	int *all[] = {&f->in_r,	 &f->in_w,  &f->out_r, &f->out_w,
 		      &f->err_r, &f->err_w, &f->st_r,  &f->st_w};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		if (*all[i] >= 0)
+		if (*all[i] >= 0 && *all[i] != f->borrowed)
 			close(*all[i]);
 		*all[i] = -1;
 	}
@@ -657,11 +660,20 @@ static int open_pty(const struct task_spec *s, struct fds *f)
 	return f->out_w < 0 || f->err_w < 0 || f->in_w < 0 ? -1 : 0;
 }
 
-static int open_fds(const struct task_spec *s, struct fds *f)
+/* One /dev/null for every task's stdin, opened once: the child dup2s it. */
+static int dev_null(struct task_table *tt)
+{
+	if (tt->devnull < 0)
+		tt->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return tt->devnull;
+}
+
+static int open_fds(struct task_table *tt, const struct task_spec *s, struct fds *f)
 {
 	int p[2];
 
 	f->in_r = f->in_w = f->out_r = f->out_w = f->err_r = f->err_w = f->st_r = f->st_w = -1;
+	f->borrowed = -1;
 	if (s->stdin_mode == STDIN_PTY) {
 		if (open_pty(s, f) < 0 || pipe2(p, O_CLOEXEC) < 0)
 			return -1;
@@ -674,7 +686,7 @@ static int open_fds(const struct task_spec *s, struct fds *f)
 			return -1;
 		f->in_r = p[0], f->in_w = p[1];
 		fcntl(f->in_w, F_SETFL, O_NONBLOCK);
-	} else if ((f->in_r = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+	} else if ((f->in_r = f->borrowed = dev_null(tt)) < 0) {
 		return -1;
 	}
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -786,7 +798,7 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 	}
 	char **envp = build_env(s, &creds, home, sizeof(home));
 	*code = "spawn_failed";
-	if (!envp || open_fds(s, &f) < 0) {
+	if (!envp || open_fds(table(a), s, &f) < 0) {
 		snprintf(err, errlen, "cannot set up the task: %s", strerror(errno));
 		if (envp)
 			close_fds(&f);

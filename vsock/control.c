@@ -147,6 +147,18 @@ void conn_queue_reply(struct conn *c, struct jw *w)
 void conn_queue_big_reply(struct conn *c, void (*fill)(struct conn *c, struct jw *w, void *ctx),
 			  void *ctx)
 {
+	/* Most replies fit in the room left in the output buffer: built there,
+	 * they need no buffer of their own. */
+	if (c->out && conn_alive(c) && c->out_cap - c->out_len >= REPLY_MAX) {
+		struct jw w;
+		jw_init(&w, c->out + c->out_len, c->out_cap - c->out_len);
+		fill(c, &w, ctx);
+		size_t n = jw_finish(&w);
+		if (n) {
+			c->out_len += n;
+			return;
+		}
+	}
 	for (size_t cap = REPLY_MAX; cap <= OUT_MAX_REPLY; cap *= 4) {
 		char *buf = malloc(cap);
 		struct jw w;

@@ -21,7 +21,8 @@ REL_LIBS :=
 REL_DEPS :=
 ASAN_LIBS :=
 # Fragments may add binaries `make test` builds first (TEST_BINS), and
-# binaries and commands `make bench` builds and runs (BENCH_BINS, BENCH_CMDS).
+# binaries and commands `make bench` builds and runs (BENCH_BINS, BENCH_CMDS:
+# one word each, a script run with BUILD in its environment).
 TEST_BINS :=
 BENCH_BINS :=
 BENCH_CMDS :=
@@ -53,7 +54,7 @@ FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fu
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
 HELPERS    := $(patsubst tests/host/helpers/%.c,$(BUILD)/helpers/%,$(wildcard tests/host/helpers/*.c))
 
-.PHONY: all deps run test unit host fuzz bench size format clean
+.PHONY: all deps run run-ns test unit host fuzz bench size format clean
 
 all: $(BUILD)/taskinit
 
@@ -119,9 +120,9 @@ $(BUILD)/helpers/%: tests/host/helpers/%.c
 	@mkdir -p $(dir $@)
 	gcc $(COMMON) -O1 -static $< -o $@
 
-# The main job for now: taskinit as PID 1 of a fresh PID+mount namespace
-# with a demo task; its log streams to the terminal.
-run: deps $(BUILD)/taskinit
+# taskinit as PID 1 of a fresh PID+mount namespace with a demo task; its
+# log streams to the terminal. (`make run` boots the guest: image/image.mk.)
+run-ns: deps $(BUILD)/taskinit
 	tests/host/demo.sh $(BUILD)/taskinit
 
 unit: $(UNIT_TESTS)
@@ -149,7 +150,7 @@ bench: deps $(BUILD)/taskinit $(BENCHES) $(BUILD)/bench/spawn_loop $(BUILD)/benc
 	@for b in $(BENCHES); do $$b || exit 1; done
 	tests/bench/boot_bench.py $(BUILD)/taskinit
 	tests/bench/task_bench.py $(BUILD)/taskinit $(BUILD)/bench/spawn_loop
-	@set -e; $(foreach c,$(BENCH_CMDS),$(c);)
+	@set -e; $(foreach c,$(BENCH_CMDS),BUILD=$(BUILD) $(c);)
 
 size: $(BUILD)/taskinit
 	@file $(BUILD)/taskinit

@@ -6,13 +6,14 @@
 #
 # Environment: GUEST_TESTS_DIR (default tests/guest/cases): its *.sh go to
 # /tests; MODULES (default below): module names whose .ko files, with their
-# dependencies from modules.dep, go to /lib/modules/KVER/ (same paths).
+# dependencies from modules.dep, go to /lib/modules/KVER/ (same paths);
+# BINS: host programs copied to /usr/bin with their shared libraries.
 set -eu
 
 out=$1 stage=$2 kver=$3 taskinit=$4
 shift 4
 tests_dir=${GUEST_TESTS_DIR:-tests/guest/cases}
-modules=${MODULES:-vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport vsock_loopback}
+modules=${MODULES:-vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport vsock_loopback virtio_pci virtio_blk virtio_net}
 moddir=/lib/modules/$kver
 
 die() { echo "image: $*" >&2; exit 1; }
@@ -61,6 +62,13 @@ cat >"$stage_abs/etc/group" <<'G'
 root:x:0:
 nogroup:x:65534:
 G
+# Login shells (make run's console shell) get a prompt and the hints.
+cat >"$stage_abs/etc/profile" <<'P'
+PS1='[guest \w]# '
+export PS1
+echo "taskinit guest: try 'echo ps | ncat --vsock 1 1024', 'ncat --vsock 1 1025'" \
+	"(debug shell), 'taskctl -c vsock:1 exec -- uname -a'; 'exit' powers off."
+P
 
 # Modules: the named ones plus everything they depend on (modules.dep lists
 # the full transitive set for each module). Copied as the kernel ships them:
@@ -81,6 +89,35 @@ grep -F -f "$stage_abs/$moddir/.image-modules" "$moddir/modules.dep" | \
 	grep -E "^($(paste -sd'|' "$stage_abs/$moddir/.image-modules" | sed 's/\./\\./g')):" \
 	>"$stage_abs/$moddir/modules.dep" || true
 rm "$stage_abs/$moddir/.image-modules"
+
+# Host programs (BINS) go to /usr/bin with the shared libraries and the
+# loader ldd names for them, at the paths ldd prints (the loader's path is
+# baked into each binary). A static binary has none.
+copy_lib() {
+	[ -e "$stage_abs$1" ] && return 0
+	mkdir -p "$stage_abs$(dirname "$1")"
+	cp -L "$1" "$stage_abs$1"
+}
+for b in ${BINS:-}; do
+	[ -f "$b" ] || die "no program $b"
+	rm -f "$stage_abs/usr/bin/${b##*/}" # never write through a busybox link
+	cp "$b" "$stage_abs/usr/bin/${b##*/}"
+	chmod 755 "$stage_abs/usr/bin/${b##*/}"
+	file -L "$b" | grep -q 'dynamically linked' || continue
+	libs=$(ldd "$b") || die "ldd $b failed"
+	for l in $(echo "$libs" | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p'); do
+		copy_lib "$l"
+		# OpenSSL 3 dlopens its providers (ldd cannot see them) from the
+		# directory built into it, the canonical one (/usr/lib/...); ncat
+		# complains on stderr at every start without the legacy one.
+		case $l in
+		*/libcrypto.so.3)
+			for p in "$(readlink -f "${l%/*}")"/ossl-modules/*.so; do
+				[ -f "$p" ] && copy_lib "$p"
+			done ;;
+		esac
+	done
+done
 
 # Guest tests in /tests, static helpers in /tests/helpers.
 for t in "$tests_dir"/*.sh; do

@@ -20,6 +20,7 @@ void config_defaults(struct config *c)
 	c->log_level = LL_INFO;
 	c->control_port = 1024;
 	c->debug_port = 1025;
+	c->debug_max = 4;
 	c->n_allow_cids = 1;
 	c->allow_cids[0] = 2; /* VMADDR_CID_HOST */
 	c->grace_s = 5;
@@ -32,6 +33,9 @@ void config_defaults(struct config *c)
 	c->drain_ms = 250;
 	strcpy(c->cgroup, "/sys/fs/cgroup/taskinit");
 	strcpy(c->boot_tasks, "/etc/taskinit/tasks");
+	strcpy(c->rootfstype, "ext4");
+	c->root_wait_s = 10;
+	net_config_defaults(&c->net);
 }
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -282,6 +286,8 @@ int config_set(struct config *c, const char *key, const char *val, const char **
 		return 1;
 	const char *k = key + 5;
 
+	if (!strncmp(k, "net.", 4))
+		return net_config_set(&c->net, k + 4, val, why);
 	if (!strcmp(k, "debug")) {
 		if (parse_bool(val, &c->debug) < 0) {
 			*why = "expected a boolean";
@@ -305,6 +311,12 @@ int config_set(struct config *c, const char *key, const char *val, const char **
 		return set_uint_key(&c->grace_s, val, 0, 3600, why, "expected 0..3600 seconds");
 	if (!strcmp(k, "control_unix"))
 		return set_string(c->control_unix, sizeof(c->control_unix), val, why);
+	if (!strcmp(k, "debug_unix"))
+		return set_string(c->debug_unix, sizeof(c->debug_unix), val, why);
+	if (!strcmp(k, "debug_shell"))
+		return set_string(c->debug_shell, sizeof(c->debug_shell), val, why);
+	if (!strcmp(k, "debug_max"))
+		return set_uint_key(&c->debug_max, val, 1, 64, why, "expected 1..64 sessions");
 	if (!strcmp(k, "main")) {
 		if (!val) {
 			*why = "expected a command";
@@ -327,6 +339,14 @@ int config_set(struct config *c, const char *key, const char *val, const char **
 		return set_uint_key(&c->drain_ms, val, 0, 60000, why, "expected 0..60000 ms");
 	if (!strcmp(k, "modules"))
 		return set_string(c->modules, sizeof(c->modules), val, why);
+	if (!strcmp(k, "root"))
+		return set_string(c->root, sizeof(c->root), val, why);
+	if (!strcmp(k, "rootfstype"))
+		return set_string(c->rootfstype, sizeof(c->rootfstype), val, why);
+	if (!strcmp(k, "rootflags"))
+		return set_string(c->rootflags, sizeof(c->rootflags), val, why);
+	if (!strcmp(k, "root_wait"))
+		return set_uint_key(&c->root_wait_s, val, 0, 300, why, "expected 0..300 seconds");
 	if (!strcmp(k, "cgroup"))
 		return set_string(c->cgroup, sizeof(c->cgroup), val, why);
 	if (!strcmp(k, "boot_tasks"))

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "init/net.h"
+
 /* ---- configuration (pure; init/cmdline.c) ---- */
 
 enum log_level { LL_ERROR, LL_WARN, LL_INFO, LL_DEBUG };
@@ -47,6 +49,11 @@ struct config {
 	uint32_t allow_cids[CONFIG_MAX_CIDS];
 	unsigned grace_s;
 	char control_unix[CONFIG_PATH_MAX];
+	/* The debug shell (docs/debug-shell.md): a Unix listener too, the
+	 * shell to run ("": the first of /bin/bash, /bin/sh), sessions at once. */
+	char debug_unix[CONFIG_PATH_MAX];
+	char debug_shell[CONFIG_PATH_MAX];
+	unsigned debug_max;
 	enum main_action main_action;
 	unsigned max_conns;
 	unsigned idle_timeout_s;
@@ -56,6 +63,14 @@ struct config {
 	unsigned drain_ms;  /* how long an exit waits for pipes a descendant holds */
 	/* Extra kernel modules to load at boot, comma-separated. */
 	char modules[256];
+	/* task.root: a disk to switch the root to from the initramfs
+	 * (init/switchroot.c, docs/image.md); "" stays on the initramfs. */
+	char root[CONFIG_PATH_MAX];
+	char rootfstype[32];
+	char rootflags[256];
+	unsigned root_wait_s;
+	/* task.net.* (init/netconfig.c, docs/network.md). */
+	struct net_config net;
 	/* The parent group of the task cgroups; "none": no cgroups. */
 	char cgroup[CONFIG_PATH_MAX];
 	/* The boot tasks file (docs/boottasks.md); "none": no boot tasks. */
@@ -90,6 +105,12 @@ bool config_cid_allowed(const struct config *c, uint32_t cid);
  * Returns 0, or -1 for anything else, overflow included. */
 int parse_size(const char *s, uint64_t *out);
 const char *log_level_name(enum log_level l);
+/* mount(8)-style options ("ro,noatime,data=ordered"): the generic words
+ * become MS_* flags, the rest is copied, comma-separated, to data (the file
+ * system's options). Returns 0, or -1 when data would not fit in cap (why
+ * says so; data is then ""). Pure (init/mountopts.c). */
+int mount_options_parse(const char *opts, unsigned long *flags, char *data, size_t cap,
+			const char **why);
 
 /* ---- the agent ---- */
 
@@ -128,9 +149,11 @@ struct boot_event {
 };
 
 struct control;	     /* vsock/: listeners and connections */
+struct debug_server; /* vsock/debug.c: the debug shell */
 struct task_table;   /* tasks/: the task table */
 struct cgroup_state; /* tasks/cgroup.c */
 struct boottasks;    /* tasks/bootrun.c: boot tasks */
+struct net_state;    /* init/net.c: interfaces boot still waits for */
 struct task;
 
 struct agent {
@@ -163,7 +186,9 @@ struct agent {
 	struct timer sd_timer;
 
 	struct control *ctl;
+	struct debug_server *debug;
 	struct boottasks *boottasks;
+	struct net_state *net;
 };
 
 /* ---- clocks and the init log (init/log.c) ---- */
@@ -182,6 +207,9 @@ void boot_mark(struct agent *a, const char *fmt, ...) __attribute__((format(prin
 int loop_init(struct agent *a);
 int loop_add(struct agent *a, struct watch *w, uint32_t events);
 int loop_mod(struct agent *a, struct watch *w, uint32_t events);
+/* Stops watching w (even for hangups, which epoll always reports) without
+ * closing it; loop_add watches it again. */
+int loop_del(struct agent *a, struct watch *w);
 /* Removes w from epoll and closes its fd; w->release runs after the batch. */
 void loop_release(struct agent *a, struct watch *w);
 void timer_arm(struct agent *a, struct timer *t, uint64_t delay_ms);
@@ -195,6 +223,15 @@ void boot_mounts(struct agent *a);
 void boot_system(struct agent *a);
 /* In a VM: the vsock transports and task.modules (init/modules.c). */
 void boot_modules(struct agent *a);
+/* One module and its dependencies, on demand (init/net.c: virtio_net).
+ * Returns 0 when it is loaded or built in; only in a VM. */
+int modules_load(struct agent *a, const char *name);
+/* task.root in a VM, from the initramfs: mounts the disk, moves /dev, /proc,
+ * /sys and /run onto it, frees the initramfs, makes the disk the root and
+ * execs its /sbin/init (argv[1..] kept). Returns only when it did not
+ * switch (no task.root, not on an initramfs, or a failure it logged);
+ * init/switchroot.c. */
+void switch_root(struct agent *a, char **argv);
 enum agent_mode detect_mode(void);
 
 /* ---- signals, reaping, the main task, shutdown (init/signals.c, init/shutdown.c) ---- */

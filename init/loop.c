@@ -32,6 +32,12 @@ int loop_mod(struct agent *a, struct watch *w, uint32_t events)
 	return epoll_ctl(a->epfd, EPOLL_CTL_MOD, w->fd, &ev);
 }
 
+int loop_del(struct agent *a, struct watch *w)
+{
+	w->events = 0;
+	return epoll_ctl(a->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
 void loop_release(struct agent *a, struct watch *w)
 {
 	if (w->fd >= 0) {

@@ -87,8 +87,10 @@ int main(int argc, char **argv)
 	read_kernel_cmdline(a, argc, argv);
 	boot_system(a);
 	boot_modules(a);
+	switch_root(a, argv); /* returns only when it did not exec the disk's init */
 	if (loop_init(a) < 0 || tasks_init(a) < 0 || signals_watch(a) < 0)
 		agent_fatal(a, "event loop setup");
+	net_boot(a);
 	control_start(a);
 	main_task_start(a);
 	boottasks_start(a);

@@ -18,8 +18,11 @@
 #endif
 
 /* virtio-vsock serves QEMU, Firecracker and Cloud Hypervisor hosts;
- * vsock_loopback lets clients inside the guest reach us over CID 1. */
-static const char *const default_modules[] = {"vmw_vsock_virtio_transport", "vsock_loopback"};
+ * vsock_loopback lets clients inside the guest reach us over CID 1;
+ * virtio_pci binds QEMU's virtio devices (vsock, disks, network): nothing
+ * else would load it in a guest without udev. */
+static const char *const default_modules[] = {"vmw_vsock_virtio_transport", "vsock_loopback",
+					      "virtio_pci"};
 
 #define DEP_DEPTH 8
 
@@ -193,4 +196,27 @@ void boot_modules(struct agent *a)
 	}
 	free(db.dep);
 	boot_mark(a, "modules loaded");
+}
+
+int modules_load(struct agent *a, const char *name)
+{
+	struct moddb db;
+	struct utsname u;
+	char path[192];
+	int r;
+
+	if (a->mode != MODE_VM || uname(&u) < 0)
+		return -1;
+	if (loaded(name))
+		return 0;
+	snprintf(db.dir, sizeof(db.dir), "/lib/modules/%s", u.release);
+	snprintf(path, sizeof(path), "%s/modules.dep", db.dir);
+	db.dep = read_all(path);
+	if (!db.dep) {
+		log_msg(a, LL_INFO, "modules: no %s; cannot load %s", path, name);
+		return -1;
+	}
+	r = load(a, &db, name, 0);
+	free(db.dep);
+	return r;
 }

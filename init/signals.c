@@ -12,6 +12,7 @@
 
 #include "init/init.h"
 #include "tasks/tasks.h"
+#include "vsock/vsock.h"
 
 /* Faults must stay deliverable: blocked, they would kill PID 1 silently. */
 static const int sync_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
@@ -107,7 +108,7 @@ static void reap_children(struct agent *a)
 
 	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
 		a->reaped++;
-		if (!tasks_on_reaped(a, pid, st, &ru))
+		if (!tasks_on_reaped(a, pid, st, &ru) && !debug_on_reaped(a, pid, st))
 			log_msg(a, LL_DEBUG, "reaped pid %d (status %d)", pid, exit_status(st));
 	}
 	if (a->sd_phase != SD_NONE)

@@ -449,6 +449,19 @@ static bool cursor_valid(const struct ringlog *r, const struct ringlog_cursor *c
 	return c->seq <= r->head_seq && c->pos < r->cap;
 }
 
+size_t ringlog_room_before(const struct ringlog *r, const struct ringlog_cursor *c)
+{
+	if (!cursor_valid(r, c))
+		return 0;
+	size_t room = r->cap - r->used;
+	if (cursor_fell_behind(r, c))
+		return room;
+	/* Records between the oldest and the cursor's may go for new ones. */
+	if (c->seq == r->head_seq)
+		return r->cap;
+	return room + (c->pos + r->cap - r->tail_pos) % r->cap;
+}
+
 static bool hdr_valid(const struct ringlog *r, const struct rec_hdr *h, uint32_t skip)
 {
 	return h->stream < RINGLOG_STREAMS && h->len > 0 && h->len <= r->max_record &&

@@ -195,6 +195,13 @@ void ringlog_cancel(struct ringlog *ring);
 
 void ringlog_get_stats(const struct ringlog *ring, struct ringlog_stats *stats);
 
+/* Ring bytes (headers included) that can be written before a record at or
+ * after the cursor's place would be dropped: for a writer that must not
+ * overwrite what this reader has not read. The cursor's own record counts
+ * as unread even when partly consumed. A cursor that already lost data
+ * protects nothing behind it: the free bytes. 0 for a bad argument. */
+size_t ringlog_room_before(const struct ringlog *ring, const struct ringlog_cursor *cursor);
+
 /* --- reading --- */
 /* Each seek (re)initialises a cursor. mask: RINGLOG_MASK bits of the streams
  * to deliver (records of other streams are skipped). Return 0 or -EINVAL;

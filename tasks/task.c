@@ -31,7 +31,11 @@ struct task_pipe {
 	struct task *task;
 	unsigned stream;
 	bool open;
+	bool held; /* not watched: a lossless reader has not read the ring */
 };
+
+/* capture_once: a lossless reader leaves no room in the ring. */
+#define CAPTURE_HELD (-2)
 
 struct task_private {
 	struct task_pipe out, err;
@@ -256,6 +260,11 @@ static void on_drain_over(struct agent *a, struct timer *tm)
 
 	if (t->state != TASK_EXITED)
 		return;
+	/* Output we chose not to read yet is not a descendant's. */
+	if (p->out.held || p->err.held) {
+		timer_arm(a, tm, a->cfg.drain_ms);
+		return;
+	}
 	t->exit.descendant_holds_pipes = true;
 	publish_exit(a, t);
 }
@@ -319,17 +328,63 @@ static void echo_to_console(struct agent *a, struct iovec *iov, size_t n)
 	(void)!writev(a->logfd >= 0 ? a->logfd : 2, v, v[1].iov_len ? 2 : 1);
 }
 
-/* Returns bytes read, 0 at EOF, -1 when nothing is there now. */
+/* Payload bytes one record can take without dropping a record a lossless
+ * reader has not read (SIZE_MAX without such readers; 0: none). One
+ * record, so that no split into several records adds headers. */
+static size_t hold_room(const struct task *t)
+{
+	size_t room = SIZE_MAX;
+	bool held = false;
+
+	for (const struct task_observer *o = t->observers; o; o = o->next)
+		if (o->hold) {
+			size_t r = ringlog_room_before(t->ring, o->hold);
+			room = r < room ? r : room;
+			held = true;
+		}
+	if (!held)
+		return SIZE_MAX;
+	if (room <= RINGLOG_HEADER_SIZE)
+		return 0;
+	struct ringlog_stats st;
+	ringlog_get_stats(t->ring, &st);
+	room -= RINGLOG_HEADER_SIZE;
+	return room < st.max_record ? room : st.max_record;
+}
+
+void task_reader_moved(struct agent *a, struct task *t)
+{
+	struct task_pipe *pipes[] = {&t->priv->out, &t->priv->err};
+	struct ringlog_stats st;
+
+	if (!t->priv->out.held && !t->priv->err.held)
+		return;
+	/* Not for every byte read: once a useful chunk fits again. */
+	ringlog_get_stats(t->ring, &st);
+	size_t want = st.max_record < 16384 ? st.max_record : 16384;
+	if (hold_room(t) < want)
+		return;
+	for (size_t i = 0; i < 2; i++)
+		if (pipes[i]->open && pipes[i]->held) {
+			pipes[i]->held = false;
+			loop_add(a, &pipes[i]->w, EPOLLIN);
+		}
+}
+
+/* Returns bytes read, 0 at EOF, -1 when nothing is there now, CAPTURE_HELD. */
 static ssize_t capture_once(struct agent *a, struct task_pipe *p)
 {
 	struct task *t = p->task;
 	struct iovec iov[2];
 	int avail = 0;
+	size_t most = hold_room(t);
 
+	if (!most)
+		return CAPTURE_HELD;
 	if (ioctl(p->w.fd, FIONREAD, &avail) < 0 || avail <= 0) {
 		/* Nothing buffered: EOF, or a race with the writer. */
 		char tmp[4096];
-		ssize_t n = read(p->w.fd, tmp, sizeof(tmp));
+		ssize_t n = read(p->w.fd, tmp, sizeof(tmp) < most ? sizeof(tmp) : most);
 		if (n < 0 && errno == EIO)
 			return 0; /* a pty master once every slave fd is closed */
 		if (n > 0) {
@@ -343,8 +398,10 @@ static ssize_t capture_once(struct agent *a, struct task_pipe *p)
 	}
 	/* Reserving only what is there keeps the ring from dropping old
 	 * records for space that would not be used. */
-	ssize_t room = ringlog_reserve(t->ring, p->stream, (size_t)avail, iov);
-	if (room <= 0)
+	if ((size_t)avail > most)
+		avail = (int)most;
+	ssize_t got = ringlog_reserve(t->ring, p->stream, (size_t)avail, iov);
+	if (got <= 0)
 		return -1;
 	ssize_t n = readv(p->w.fd, iov, iov[1].iov_len ? 2 : 1);
 	if (n <= 0) {
@@ -367,6 +424,12 @@ static void on_output(struct agent *a, struct watch *w, uint32_t events)
 	(void)events;
 	while (got < READ_BUDGET) {
 		ssize_t n = capture_once(a, p);
+		if (n == CAPTURE_HELD && !p->held) {
+			/* Unwatched until the reader reads: a hangup would keep
+			 * waking the loop otherwise. */
+			loop_del(a, &p->w);
+			p->held = true;
+		}
 		if (n < 0)
 			break;
 		if (n == 0) {

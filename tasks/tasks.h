@@ -106,6 +106,12 @@ struct task;
 /* Something that follows a task (a connection waiting or streaming). */
 struct task_observer {
 	void (*notify)(struct agent *a, struct task_observer *o, enum task_event ev);
+	/* Set for a reader that must lose nothing (`--lossless`): while it
+	 * observes, capture stops reading the task's output rather than drop a
+	 * record this cursor has not read, and the task waits on its full pipe
+	 * as it would on a plain one. Call task_reader_moved after the cursor
+	 * advances and after unobserving. */
+	const struct ringlog_cursor *hold;
 	struct task *task;
 	struct task_observer *next, *prev;
 };
@@ -184,6 +190,8 @@ void tasks_ring_budget(struct agent *a, size_t *used, size_t *limit, size_t *rin
 void tasks_signal_all(struct agent *a, int sig);
 void task_observe(struct task *t, struct task_observer *o);
 void task_unobserve(struct task_observer *o);
+/* A holding reader read on, or left: capture may go on. */
+void task_reader_moved(struct agent *a, struct task *t);
 const char *task_state_name(enum task_state s);
 /* Signal by name ("TERM", "SIGTERM") or number; -1 when unknown. */
 int signal_from_name(const char *s);

@@ -70,13 +70,17 @@ for f in "$BUILD"/fuzz/fuzz_*; do
 	fi
 done
 
+echo "== kernel config check (kernel-config/check)"
+tests/kernel-config/test_check.sh 2>&1 | tee "$log/kernel-config.log"
+count "$log/kernel-config.log"
+
 echo "== host integration (taskinit as PID 1 in unshare)"
 python3 tests/host/run_host.py ${HOST_TESTS:+-k "$HOST_TESTS"} 2>&1 | tee "$log/host.log"
 count "$log/host.log"
 
 # The same agent code, unsanitized, under valgrind memcheck: a subset that
 # covers boot, reaping, shutdown and every control-input path.
-VG_TESTS=attach,boottask,exit_codes,orphan,sigterm_ignoring,boot_mounts,protocol_basic,pipelined,junk,ten_mib_line,thousand_connections,vanish,idle,peer_not_allowed,run_wait,raw_logs,exec_failures,overflow,background,names_unique
+VG_TESTS=attach,boottask,exit_codes,orphan,sigterm_ignoring,boot_mounts,protocol_basic,pipelined,junk,ten_mib_line,thousand_connections,vanish,idle,peer_not_allowed,run_wait,raw_logs,exec_failures,overflow,background,names_unique,debug_line_mode,debug_disconnect,debug_shutdown,files_every_byte,files_mode_and_owner,files_write_errors,files_unskippable,files_disconnect,files_read_errors,files_stat,files_mkdir,sys_clock_read,sys_setclock_refuses,sys_entropy
 if [ -z "${HOST_TESTS:-}" ] && command -v valgrind >/dev/null; then
 	echo "== host integration under valgrind (subset)"
 	TASKINIT_VALGRIND=1 python3 tests/host/run_host.py -k "$VG_TESTS" 2>&1 | tee "$log/host-valgrind.log"
@@ -86,8 +90,11 @@ fi
 # The guest tier: a real kernel in QEMU with taskinit as the real PID 1.
 if [ -z "${HOST_TESTS:-}" ] && [ "${SKIP_GUEST:-0}" != 1 ]; then
 	echo "== guest (QEMU, taskinit as the real PID 1)"
-	make --no-print-directory guest-test 2>&1 | tee "$log/guest.log"
+	make --no-print-directory BUILD="$BUILD" guest-test 2>&1 | tee "$log/guest.log"
 	count "$log/guest.log"
+	echo "== make run (the guest with a console shell, driven without a terminal)"
+	BUILD=$BUILD tests/guest/make_run_test.py 2>&1 | tee "$log/make-run.log"
+	count "$log/make-run.log"
 fi
 
 echo "$passed passed, $failed failed"

@@ -87,6 +87,42 @@ void conn_op_end(struct conn *c);
  * change the task table under the code that notified. */
 void conn_kick_later(struct conn *c);
 
+/* ---- listeners (vsock/control.c), shared with the debug shell ---- */
+
+struct sockaddr_storage;
+
+struct listener {
+	struct watch w;
+	struct timer pause; /* set when out of fds: listen again later */
+	bool is_vsock;
+	bool open;
+	const char *what; /* "control", "debug": names it in the log */
+	/* A connection came in (fd non-blocking and close-on-exec). */
+	void (*accepted)(struct agent *a, struct listener *l, int fd,
+			 const struct sockaddr_storage *ss);
+};
+
+/* Open a listener (set what and accepted first); 1 when it listens, else 0. */
+int listener_open_vsock(struct agent *a, struct listener *l, unsigned port);
+int listener_open_unix(struct agent *a, struct listener *l, const char *path);
+void listener_close(struct agent *a, struct listener *l);
+/* The peer check of every port: a vsock CID in task.allow_cid, a Unix
+ * peer with uid 0. Names the peer in name either way. */
+bool peer_allowed(struct agent *a, const struct listener *l, int fd,
+		  const struct sockaddr_storage *ss, char *name, size_t cap);
+/* Sends one line and closes fd, lingering briefly so the line is not lost
+ * to a reset when the peer already sent something. */
+void refuse_line(struct agent *a, int fd, const char *line, size_t n);
+
+/* ---- the debug shell (vsock/debug.c; docs/debug-shell.md) ---- */
+
+/* Opens the debug listeners when task.debug is set. */
+void debug_start(struct agent *a);
+/* Shutdown has begun: stop listening and hang up every session. */
+void debug_stop(struct agent *a);
+/* The end: close every session's connection and terminal now. */
+void debug_close_all(struct agent *a);
+
 /* ---- verbs (vsock/verbs.c, vsock/task_verbs.c) ---- */
 
 struct verb {

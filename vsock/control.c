@@ -22,13 +22,6 @@ enum {
 	ACCEPT_PAUSE_MS = 100,
 };
 
-struct listener {
-	struct watch w;
-	struct timer pause; /* set when out of fds: listen again later */
-	bool is_vsock;
-	bool open;
-};
-
 struct control {
 	struct listener vsock, unix_;
 	struct conn *conns;
@@ -47,6 +40,9 @@ struct lingering {
 
 enum { LINGER_MAX = 64, LINGER_MS = 1000 };
 
+static void accept_one(struct agent *a, struct listener *l, int fd,
+		       const struct sockaddr_storage *ss);
+
 static struct control *ctl_of(struct agent *a)
 {
 	if (!a->ctl) {
@@ -54,6 +50,8 @@ static struct control *ctl_of(struct agent *a)
 		if (!a->ctl)
 			agent_fatal(a, "out of memory");
 		a->ctl->vsock.w.fd = a->ctl->unix_.w.fd = -1;
+		a->ctl->vsock.what = a->ctl->unix_.what = "control";
+		a->ctl->vsock.accepted = a->ctl->unix_.accepted = accept_one;
 	}
 	return a->ctl;
 }
@@ -373,8 +371,13 @@ static void conn_pump(struct conn *c)
 		check_overlong(c); /* raw input is not lines */
 	if (c->eof && !c->op && !has_complete_line(c))
 		finish_input(c);
+	size_t queued = c->out_len;
 	if (c->w.fd < 0 || conn_flush(c) < 0)
 		return;
+	/* A stream that stopped for a full buffer, which this flush drained:
+	 * no EPOLLOUT will come to wake it (a file read would stall). */
+	if (c->op && queued >= OUT_HIGH && c->out_len < OUT_HIGH)
+		conn_kick_later(c);
 	if (c->closing && !c->op && c->out_len == 0) {
 		conn_close(c, c->eof ? "peer finished" : "closing");
 		return;
@@ -487,17 +490,16 @@ static void on_linger_over(struct agent *a, struct timer *t)
 	end_lingering(container_of(t, struct lingering, t));
 }
 
-/* One error line, then close: lingering while few sockets do, at once
- * (after draining what is there) beyond that. */
-static void refuse(struct agent *a, int fd, const char *code, const char *msg)
+/* One line, then close: lingering while few sockets do, at once (after
+ * draining what is there) beyond that. */
+void refuse_line(struct agent *a, int fd, const char *text, size_t n)
 {
-	struct control *ctl = a->ctl;
+	struct control *ctl = ctl_of(a);
 	char line[256];
-	size_t n = jw_error_line(line, sizeof(line), code, msg);
 	struct lingering *l;
 
 	if (n)
-		(void)!send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)!send(fd, text, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	shutdown(fd, SHUT_WR);
 	if (ctl->n_lingering < LINGER_MAX && (l = calloc(1, sizeof(*l)))) {
 		l->a = a;
@@ -517,9 +519,16 @@ static void refuse(struct agent *a, int fd, const char *code, const char *msg)
 	close(fd);
 }
 
-/* Returns true when the peer may use the control port. */
-static bool check_peer(struct agent *a, struct listener *l, int fd,
-		       const struct sockaddr_storage *ss, char *name, size_t cap)
+/* One error reply line, then close. */
+static void refuse(struct agent *a, int fd, const char *code, const char *msg)
+{
+	char line[256];
+
+	refuse_line(a, fd, line, jw_error_line(line, sizeof(line), code, msg));
+}
+
+bool peer_allowed(struct agent *a, const struct listener *l, int fd,
+		  const struct sockaddr_storage *ss, char *name, size_t cap)
 {
 	if (l->is_vsock) {
 		const struct sockaddr_vm *vm = (const struct sockaddr_vm *)ss;
@@ -580,7 +589,7 @@ static void accept_one(struct agent *a, struct listener *l, int fd,
 	struct control *ctl = a->ctl;
 	char peer[64], msg[96];
 
-	if (!check_peer(a, l, fd, ss, peer, sizeof(peer))) {
+	if (!peer_allowed(a, l, fd, ss, peer, sizeof(peer))) {
 		log_msg(a, LL_WARN, "control: refused %s (not an allowed peer)", peer);
 		snprintf(msg, sizeof(msg), "peer %s is not allowed", peer);
 		refuse(a, fd, "forbidden", msg);
@@ -613,45 +622,43 @@ static void on_listener(struct agent *a, struct watch *w, uint32_t events)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
 				/* Level-triggered epoll would spin: listen again later. */
-				log_msg(a, LL_WARN, "control: accept: %s; pausing",
+				log_msg(a, LL_WARN, "%s: accept: %s; pausing", l->what,
 					strerror(errno));
 				loop_mod(a, w, 0);
 				timer_arm(a, &l->pause, ACCEPT_PAUSE_MS);
 			}
 			return;
 		}
-		accept_one(a, l, fd, &ss);
+		l->accepted(a, l, fd, &ss);
 	}
 }
 
-static int listen_vsock(struct agent *a, struct listener *l)
+static int listen_vsock(struct agent *a, struct listener *l, unsigned port)
 {
 	struct sockaddr_vm addr;
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0) {
-		log_msg(a, LL_INFO, "control: no vsock (%s)", strerror(errno));
+		log_msg(a, LL_INFO, "%s: no vsock (%s)", l->what, strerror(errno));
 		return -1;
 	}
 	memset(&addr, 0, sizeof(addr));
 	addr.svm_family = AF_VSOCK;
 	addr.svm_cid = VMADDR_CID_ANY;
-	addr.svm_port = a->cfg.control_port;
+	addr.svm_port = port;
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 128) < 0) {
-		log_msg(a, LL_WARN, "control: vsock port %u: %s", a->cfg.control_port,
-			strerror(errno));
+		log_msg(a, LL_WARN, "%s: vsock port %u: %s", l->what, port, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	l->is_vsock = true;
-	log_msg(a, LL_INFO, "control: listening on vsock port %u", a->cfg.control_port);
+	log_msg(a, LL_INFO, "%s: listening on vsock port %u", l->what, port);
 	return fd;
 }
 
-static int listen_unix(struct agent *a)
+static int listen_unix(struct agent *a, struct listener *l, const char *path)
 {
 	struct sockaddr_un addr;
-	const char *path = a->cfg.control_unix;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
@@ -662,11 +669,11 @@ static int listen_unix(struct agent *a)
 	unlink(path); /* a stale socket from an earlier boot */
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
 	    listen(fd, 128) < 0) {
-		log_msg(a, LL_WARN, "control: unix %s: %s", path, strerror(errno));
+		log_msg(a, LL_WARN, "%s: unix %s: %s", l->what, path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	log_msg(a, LL_INFO, "control: listening on unix %s", path);
+	log_msg(a, LL_INFO, "%s: listening on unix %s", l->what, path);
 	return fd;
 }
 
@@ -687,23 +694,34 @@ static int start_listener(struct agent *a, struct listener *l, int fd)
 	return 1;
 }
 
+int listener_open_vsock(struct agent *a, struct listener *l, unsigned port)
+{
+	return start_listener(a, l, listen_vsock(a, l, port));
+}
+
+int listener_open_unix(struct agent *a, struct listener *l, const char *path)
+{
+	return start_listener(a, l, listen_unix(a, l, path));
+}
+
 int control_start(struct agent *a)
 {
 	struct control *ctl = ctl_of(a);
 	int n = 0;
 
 	if (a->cfg.control_port)
-		n += start_listener(a, &ctl->vsock, listen_vsock(a, &ctl->vsock));
+		n += listener_open_vsock(a, &ctl->vsock, a->cfg.control_port);
 	if (a->cfg.control_unix[0])
-		n += start_listener(a, &ctl->unix_, listen_unix(a));
+		n += listener_open_unix(a, &ctl->unix_, a->cfg.control_unix);
 	if (n)
 		boot_mark(a, "control listener ready");
 	else
 		log_msg(a, LL_WARN, "control: no listener could be opened");
+	debug_start(a);
 	return n;
 }
 
-static void stop_listener(struct agent *a, struct listener *l)
+void listener_close(struct agent *a, struct listener *l)
 {
 	if (!l->open)
 		return;
@@ -716,10 +734,11 @@ void control_stop_accepting(struct agent *a)
 {
 	struct control *ctl = ctl_of(a);
 
-	stop_listener(a, &ctl->vsock);
-	stop_listener(a, &ctl->unix_);
+	listener_close(a, &ctl->vsock);
+	listener_close(a, &ctl->unix_);
 	if (a->cfg.control_unix[0])
 		unlink(a->cfg.control_unix);
+	debug_stop(a);
 }
 
 void control_close_all(struct agent *a)
@@ -732,4 +751,5 @@ void control_close_all(struct agent *a)
 		if (conn_flush(c) == 0)
 			conn_close(c, "shutdown");
 	}
+	debug_close_all(a);
 }

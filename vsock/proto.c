@@ -3,17 +3,6 @@
 
 #include "vsock/vsock.h"
 
-static int hex_value(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static int read_hex4(const char *p, const char *end, unsigned *out)
 {
 	unsigned v = 0;
@@ -21,37 +10,13 @@ static int read_hex4(const char *p, const char *end, unsigned *out)
 	if (end - p < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = hex_value((unsigned char)p[i]);
+		int h = hex_digit((unsigned char)p[i]);
 		if (h < 0)
 			return -1;
 		v = v << 4 | (unsigned)h;
 	}
 	*out = v;
 	return 0;
-}
-
-static size_t put_utf8(char *dst, unsigned cp)
-{
-	if (cp < 0x80) {
-		dst[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		dst[0] = (char)(0xc0 | cp >> 6);
-		dst[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		dst[0] = (char)(0xe0 | cp >> 12);
-		dst[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		dst[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	dst[0] = (char)(0xf0 | cp >> 18);
-	dst[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	dst[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	dst[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
 }
 
 /* Decodes the \u escape at p (just past the 'u'); a high surrogate must be
@@ -83,7 +48,7 @@ static const char *decode_unicode(const char *p, const char *end, char **dst, co
 		*err = "\\u0000 is not allowed in arguments";
 		return NULL;
 	}
-	*dst += put_utf8(*dst, cp);
+	*dst += utf8_put(*dst, cp);
 	return p;
 }
 

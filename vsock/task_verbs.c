@@ -177,8 +177,11 @@ struct task_op {
 static void task_op_release(struct conn *c)
 {
 	struct task_op *op = c->op_state;
+	struct task *t = op->obs.task;
 
 	task_unobserve(&op->obs);
+	if (t && op->obs.hold)
+		task_reader_moved(c->a, t); /* a held task may go on */
 	free(op);
 }
 
@@ -693,6 +696,8 @@ static void logs_pump(struct conn *c)
 		size_t n = ch.len < room ? ch.len : room;
 		logs_data(c, l, &ch, iov, n);
 		ringlog_consume(t->ring, &l->cur, n);
+		if (l->op.obs.hold)
+			task_reader_moved(c->a, t);
 	}
 }
 
@@ -740,7 +745,7 @@ static int parse_u64(const char *v, uint64_t *out)
 
 struct logs_args {
 	unsigned mask, stream;
-	bool single, follow, framed, have_from, have_seq;
+	bool single, follow, framed, lossless, have_from, have_seq;
 	uint64_t from, seq;
 };
 
@@ -756,6 +761,10 @@ static int parse_logs(int argc, char **argv, struct logs_args *la, char *msg, si
 		}
 		if (!strcmp(o, "--framed")) {
 			la->framed = true;
+			continue;
+		}
+		if (!strcmp(o, "--lossless")) {
+			la->lossless = true;
 			continue;
 		}
 		if (!v) {
@@ -824,6 +833,8 @@ static void verb_logs(struct conn *c, int argc, char **argv)
 	l->follow = la.follow;
 	l->framed = la.framed;
 	l->op.obs.notify = logs_notify;
+	/* Holding only makes sense while following: a history read ends. */
+	l->op.obs.hold = la.lossless && la.follow ? &l->cur : NULL;
 	task_observe(t, &l->op.obs);
 	conn_op_begin(c, &logs_ops, l);
 	logs_pump(c);
@@ -1157,7 +1168,7 @@ static const struct conn_op_ops attach_ops = {
 
 static void verb_attach(struct conn *c, int argc, char **argv)
 {
-	bool framed = false, from_start = false;
+	bool framed = false, from_start = false, lossless = false;
 	char buf[128];
 	struct jw w;
 
@@ -1166,9 +1177,12 @@ static void verb_attach(struct conn *c, int argc, char **argv)
 			framed = true;
 		else if (!strcmp(argv[i], "--from-start"))
 			from_start = true;
+		else if (!strcmp(argv[i], "--lossless"))
+			lossless = true;
 		else {
-			conn_queue_error(c, "bad_argument",
-					 "usage: attach TASK [--framed] [--from-start]");
+			conn_queue_error(
+			    c, "bad_argument",
+			    "usage: attach TASK [--framed] [--from-start] [--lossless]");
 			return;
 		}
 	}
@@ -1194,6 +1208,7 @@ static void verb_attach(struct conn *c, int argc, char **argv)
 	at->l.follow = true;
 	at->l.framed = framed;
 	at->l.op.obs.notify = logs_notify;
+	at->l.op.obs.hold = lossless ? &at->l.cur : NULL;
 	task_observe(t, &at->l.op.obs);
 	conn_op_begin(c, &attach_ops, at);
 }
@@ -1213,8 +1228,8 @@ static const struct verb verbs[] = {
      verb_kill},
     {"logs",
      "logs TASK [--stream stdout|stderr|pty|all] [--from OFFSET | --seq SEQ] [--follow] "
-     "[--framed]",
-     1, 8, false, verb_logs},
+     "[--framed] [--lossless]",
+     1, 9, false, verb_logs},
     {"stdin", "stdin TASK DATA | stdin TASK --close", 2, 2, false, verb_stdin},
     {"rm", "rm TASK  (an exited task and its output)", 1, 1, false, verb_rm},
     {"events", "events  (a stream of task started/exited/removed events; never ends)", 0, 0, false,
@@ -1222,9 +1237,9 @@ static const struct verb verbs[] = {
     {"stats", "stats [TASK]  (agent memory, ring budget, a task's CPU and memory)", 0, 1, false,
      verb_stats},
     {"attach",
-     "attach TASK [--framed] [--from-start]  (then: raw bytes in go to its stdin, its output "
-     "comes out, until it exits)",
-     1, 3, true, verb_attach},
+     "attach TASK [--framed] [--from-start] [--lossless]  (then: raw bytes in go to its stdin, "
+     "its output comes out, until it exits)",
+     1, 4, true, verb_attach},
     {"resize", "resize TASK COLS ROWS  (a pty task's window)", 3, 3, false, verb_resize},
 };
 

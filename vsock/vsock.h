@@ -20,6 +20,14 @@
 
 struct agent;
 
+/* ---- text helpers (pure; vsock/json.c), for the agent and taskctl ---- */
+
+/* The value of a hex digit, or -1. */
+int hex_digit(int ch);
+/* Writes code point cp (at most 0x10FFFF) as 1-4 bytes of UTF-8 at dst;
+ * returns how many. */
+size_t utf8_put(char *dst, uint32_t cp);
+
 /* ---- request parsing (pure; vsock/proto.c) ---- */
 
 #define REQUEST_MAX_ARGS 64
@@ -73,5 +81,11 @@ int control_start(struct agent *a);
 void control_stop_accepting(struct agent *a);
 /* Flushes what each connection can take without blocking, then closes all. */
 void control_close_all(struct agent *a);
+
+/* ---- the debug shell (vsock/debug.c) ---- */
+
+/* Called for a reaped child no task claimed; returns true when it was a
+ * debug shell (the session then ends). */
+bool debug_on_reaped(struct agent *a, int pid, int wstatus);
 
 #endif

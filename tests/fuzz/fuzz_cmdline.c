@@ -77,6 +77,9 @@ static void check_config(const struct config *c)
 	REQUIRE(c->max_conns >= 1 && c->max_conns <= 4096);
 	REQUIRE(c->idle_timeout_s >= 1 && c->idle_timeout_s <= 86400);
 	REQUIRE(c->max_line >= 256 && c->max_line <= 16u << 20);
+	REQUIRE(c->debug_max >= 1 && c->debug_max <= 64);
+	REQUIRE(memchr(c->debug_unix, 0, sizeof(c->debug_unix)) != NULL);
+	REQUIRE(memchr(c->debug_shell, 0, sizeof(c->debug_shell)) != NULL);
 }
 
 /* No string the command line produced can hold a double quote: the word

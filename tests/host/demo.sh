@@ -1,5 +1,5 @@
 #!/bin/sh
-# `make run` for now: taskinit boots as PID 1 of a fresh PID + mount + UTS
+# `make run-ns`: taskinit boots as PID 1 of a fresh PID + mount + UTS
 # namespace with a demo main task; its log streams here. Needs root.
 set -eu
 bin=$(realpath "${1:-build/taskinit}")

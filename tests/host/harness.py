@@ -45,10 +45,12 @@ def test(fn):
 
 class Agent:
     """One taskinit booted in its own namespaces. `main` is the main task's
-    argv (inside the namespace root); `keys` are extra task.* words."""
+    argv (inside the namespace root); `keys` are extra task.* words; `netns`
+    names a network namespace (`ip netns add`) to boot it in, else it shares
+    the host's."""
 
     def __init__(self, main=None, keys=(), pass_fds=(), preexec=None, log_level="debug",
-                 binary=None):
+                 binary=None, netns=None):
         self.work = tempfile.mkdtemp(prefix="taskinit-test.")
         self.root = os.path.join(self.work, "root")
         self.io = os.path.join(self.work, "io")
@@ -70,6 +72,8 @@ class Agent:
         ]
         if main:
             argv += ["--", *main]
+        if netns:
+            argv = ["nsenter", "--net=/run/netns/" + netns, *argv]
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")

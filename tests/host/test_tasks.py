@@ -242,6 +242,66 @@ def test_reader_that_stops_reading_does_not_stall_the_task(a):
     eq(a.request("ping")["ok"], True, "others served")
 
 
+def read_framed_until_end(f, slow=False, got=None):
+    """Each stream's bytes (after what was already got) and the gaps of a
+    framed follow, up to its end line."""
+    out, gaps = dict(got or {}), []
+    while True:
+        head = json.loads(f.readline())
+        if "len" in head:
+            eq(head["off"], len(out.get(head["stream"], b"")), "offsets are contiguous")
+            out[head["stream"]] = out.get(head["stream"], b"") + f.read(head["len"])
+            if slow:
+                time.sleep(0.002)
+        elif "gap" in head:
+            gaps.append(head["gap"])
+        else:
+            return out, gaps, head
+
+
+@with_agent()
+def test_lossless_reader_holds_the_task_instead_of_losing_output(a):
+    data = os.urandom(1 << 20)
+    with open(os.path.join(a.io, "data.bin"), "wb") as f:
+        f.write(data)
+    go = "echo start; while [ ! -e /io/go ]; do sleep 0.01; done; "
+    run(a, "--name held --ring-size 4096 -- /bin/sh -c %s"
+        % json.dumps(go + "cat /io/data.bin; echo done >&2"))
+    s = a.connect(timeout=60)
+    s.sendall(b"logs held --framed --follow --lossless\n")
+    f = s.makefile("rb")
+    head = json.loads(f.readline())  # the reader is in place: let the task write
+    check("len" in head, "a record first: %r" % head)
+    eq(f.read(head["len"]), b"start\n", "first record")
+    open(os.path.join(a.io, "go"), "w").close()
+    # The reader stops: the task must wait for it, not run to its end.
+    time.sleep(0.5)
+    eq(a.request("ps held")["task"]["state"], "running", "held while the reader does not read")
+    out, gaps, end = read_framed_until_end(f, slow=True, got={"stdout": b"start\n"})
+    s.close()
+    eq(gaps, [], "no gap for the lossless reader")
+    eq((len(out["stdout"]), hashlib.sha256(out["stdout"]).hexdigest()),
+       (len(data) + 6, hashlib.sha256(b"start\n" + data).hexdigest()),
+       "every byte of stdout, in order")
+    eq(out["stderr"], b"done\n", "stderr")
+    eq(end["exit"]["status"], 0, "exit in the end line")
+    check(not end["exit"]["descendant_holds_pipes"], "held output is not a descendant's")
+    # The 4 KiB ring did overflow, but only with what the reader had read.
+    ring = a.request("ps held")["task"]["ring"]
+    check(ring["dropped_bytes"] > len(data) - 4096, "the ring overwrote read output: %r" % ring)
+
+    # A lossless reader that leaves lets the task run on to its end.
+    run(a, "--name left --ring-size 4096 -- /bin/sh -c %s"
+        % json.dumps("echo start; sleep 0.2; cat /io/data.bin; cat /io/data.bin"))
+    s = a.connect(timeout=60)
+    s.sendall(b"logs left --framed --follow --lossless\n")
+    s.makefile("rb").readline()
+    time.sleep(0.5)
+    eq(a.request("ps left")["task"]["state"], "running", "held")
+    s.close()
+    eq(wait(a, "left")["task"]["exit"]["status"], 0, "runs to its end once the reader left")
+
+
 @with_agent(keys=["task.ring_size=4096", "task.ring_budget=64M"])
 def test_thousand_short_tasks(a):
     with a.connect(timeout=120) as s:

@@ -350,6 +350,32 @@ static void test_control_unix_key(void)
 	CHECK_EQ_STR(c.control_unix, path);
 }
 
+/* The debug shell's keys (docs/debug-shell.md). */
+static void test_debug_keys(void)
+{
+	struct config c;
+	const char *why;
+
+	config_defaults(&c);
+	CHECK(!c.debug);
+	CHECK_EQ_INT(c.debug_max, 4);
+	CHECK_EQ_STR(c.debug_unix, "");
+	CHECK_EQ_STR(c.debug_shell, "");
+	CHECK_EQ_INT(cmdline(&c, "task.debug task.debug_unix=/io/debug.sock "
+				 "task.debug_shell=/bin/ash task.debug_max=64"),
+		     0);
+	CHECK(c.debug);
+	CHECK_EQ_STR(c.debug_unix, "/io/debug.sock");
+	CHECK_EQ_STR(c.debug_shell, "/bin/ash");
+	CHECK_EQ_INT(c.debug_max, 64);
+	CHECK_EQ_INT(config_set(&c, "task.debug_max", "0", &why), -1);
+	CHECK_EQ_INT(config_set(&c, "task.debug_max", "65", &why), -1);
+	CHECK_EQ_INT(config_set(&c, "task.debug_shell", "", &why), -1);
+	CHECK_EQ_INT(config_set(&c, "task.debug_unix", NULL, &why), -1);
+	CHECK_EQ_INT(c.debug_max, 64);
+	CHECK_EQ_STR(c.debug_shell, "/bin/ash");
+}
+
 static void test_main_key(void)
 {
 	struct config c;
@@ -692,7 +718,7 @@ static void test_unknown_task_keys_warn(void)
 	CHECK_EQ_INT(cmdline(&c, "task.nope"), 1);
 	CHECK_EQ_STR(W.word, "task.nope");
 	CHECK_EQ_STR(W.why, "unknown key");
-	CHECK_EQ_INT(cmdline(&c, "task.nope=1 task.DEBUG task.debug_shell=1 task."), 4);
+	CHECK_EQ_INT(cmdline(&c, "task.nope=1 task.DEBUG task.debug_shel=1 task."), 4);
 	CHECK_EQ_STR(W.word, "task.");
 	CHECK_EQ_STR(W.why, "unknown key");
 	/* A key longer than any known one (64+ characters). */
@@ -980,6 +1006,7 @@ int main(void)
 	RUN(test_argv);
 	RUN(test_argv_too_many_args);
 	RUN(test_env);
+	RUN(test_debug_keys);
 	RUN(test_boot_order);
 	return check_summary();
 }

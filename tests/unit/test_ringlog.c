@@ -693,6 +693,45 @@ static void test_peek_and_partial_consume(void)
 	ringlog_destroy(r);
 }
 
+/* A writer that must not overwrite a reader's unread records can write
+ * exactly ringlog_room_before bytes, and one more record would drop one. */
+static void test_room_before_a_reader(void)
+{
+	struct ringlog *r = new_ring(256, 232); /* records as large as the ring allows */
+	struct ringlog_cursor c, behind;
+	struct ringlog_chunk ch;
+	struct ringlog_stats st;
+
+	ringlog_seek_oldest(r, &c, RINGLOG_ALL);
+	CHECK_EQ_INT(ringlog_room_before(r, &c), 256); /* read all there is */
+	put(r, RINGLOG_STDOUT, "0123456789");	       /* 34 bytes with the header */
+	CHECK_EQ_INT(ringlog_room_before(r, &c), 256 - 34);
+	put(r, RINGLOG_STDERR, "abcdef"); /* 30 */
+	CHECK_EQ_INT(ringlog_room_before(r, &c), 256 - 64);
+	CHECK_EQ_INT(ringlog_consume(r, &c, 4), 0); /* partly read: still unread */
+	CHECK_EQ_INT(ringlog_room_before(r, &c), 256 - 64);
+	CHECK_EQ_INT(ringlog_consume(r, &c, 6), 0); /* the first record is done */
+	CHECK_EQ_INT(ringlog_room_before(r, &c), 256 - 30);
+	/* Fill exactly the room: nothing the reader has not read is dropped. */
+	size_t room = ringlog_room_before(r, &c);
+	char fill[256];
+	memset(fill, 'x', sizeof(fill));
+	ringlog_append(r, RINGLOG_STDOUT, fill, room - 24 - 40, (struct ringlog_stamp){0, 0});
+	ringlog_append(r, RINGLOG_STDOUT, fill, 40 - 24, (struct ringlog_stamp){0, 0});
+	ringlog_get_stats(r, &st);
+	CHECK_EQ_INT(st.first_seq, 1); /* only the record already read went */
+	CHECK_EQ_INT(ringlog_room_before(r, &c), 0);
+	CHECK_EQ_STR(read_str(r, &c, 16, &ch), "abcdef");
+	CHECK_EQ_INT(ringlog_room_before(r, &c), 256 - (256 - 30)); /* behind it: 30 */
+	/* A reader that already lost data protects nothing behind it. */
+	ringlog_seek_oldest(r, &behind, RINGLOG_ALL);
+	ringlog_append(r, RINGLOG_STDOUT, fill, 100, (struct ringlog_stamp){0, 0});
+	ringlog_get_stats(r, &st);
+	CHECK_EQ_INT(ringlog_room_before(r, &behind), 256 - st.used);
+	CHECK_EQ_INT(ringlog_room_before(NULL, &c), 0);
+	ringlog_destroy(r);
+}
+
 /* Log rings tag records with the syslog level; each level counts its own
  * offsets and a reader can follow a set of levels. */
 static void test_log_levels_as_streams(void)
@@ -787,6 +826,7 @@ int main(void)
 	RUN(test_seek_seq_middle_end_and_overwritten);
 	RUN(test_seek_offset_inside_record_and_overwritten);
 	RUN(test_peek_and_partial_consume);
+	RUN(test_room_before_a_reader);
 	RUN(test_log_levels_as_streams);
 	RUN(test_capacities_power_of_two_and_not);
 	return check_summary();

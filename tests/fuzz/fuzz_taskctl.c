@@ -1,0 +1,110 @@
+/* libFuzzer target for taskctl's pure parsing (vsock/taskctl_parse.c).
+ *
+ * 1. tj_parse on arbitrary bytes: never crashes or leaks; it accepts every
+ *    text the strict checker (tests/unit/json_check.h) accepts, and on valid
+ *    UTF-8 accepts nothing else; a top-level string decodes to what the
+ *    checker decodes.
+ * 2. tc_quote_word: the agent's request_parse gives back exactly the
+ *    argument, as one word, whatever its bytes.
+ * 3. tc_parse_addr: a parsed address formats and parses back to itself.
+ * 4. tc_parse_hybrid_reply: accepts only "OK <digits>" lines.
+ * Every violation aborts. Runs with no corpus and no options. */
+#include "vsock/taskctl.h"
+#include "vsock/vsock.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fuzz/require.h"
+
+#include "tests/unit/json_check.h"
+
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+
+	for (size_t i = 0, k; i < n; i += k)
+		if (!(k = jc_utf8(s + i, s + n, &cp)))
+			return 0;
+	return 1;
+}
+
+static void check_json(const char *s, size_t n)
+{
+	const char *err = NULL;
+	struct tj *v = tj_parse(s, n, &err);
+	int valid = json_valid(s, n);
+
+	REQUIRE(v || err);
+	if (valid)
+		REQUIRE(v != NULL);
+	if (v && valid_utf8((const unsigned char *)s, n))
+		REQUIRE(valid);
+	if (v && valid && v->type == TJ_STR) {
+		char *dec = malloc(n + 1);
+		size_t dlen = 0;
+		/* json_decode_string wants exactly the string: trim the blanks. */
+		size_t a = 0, b = n;
+		while (a < b && strchr(" \t\r\n", s[a]))
+			a++;
+		while (b > a && strchr(" \t\r\n", s[b - 1]))
+			b--;
+		REQUIRE(dec && json_decode_string(s + a, b - a, dec, &dlen));
+		REQUIRE(dlen == v->len && memcmp(dec, v->str, dlen) == 0);
+		free(dec);
+	}
+	tj_free(v);
+}
+
+static void check_quote(const char *arg)
+{
+	size_t need = tc_quote_word(arg, NULL, 0);
+	char *q = malloc(need + 1);
+	char *argv[4];
+	const char *err;
+
+	REQUIRE(q);
+	REQUIRE(tc_quote_word(arg, q, need + 1) == need && strlen(q) == need);
+	int argc = request_parse(q, need, argv, 4, &err);
+	REQUIRE(argc == 1);
+	REQUIRE(strcmp(argv[0], arg) == 0);
+	free(q);
+}
+
+static void check_addr(const char *s)
+{
+	struct tc_addr a, b;
+	char err[160], text[256];
+
+	if (tc_parse_addr(s, 1024, &a, err, sizeof(err)) < 0) {
+		REQUIRE(err[0]);
+		return;
+	}
+	tc_format_addr(&a, text, sizeof(text));
+	REQUIRE(tc_parse_addr(text, 7, &b, err, sizeof(err)) == 0);
+	REQUIRE(a.kind == b.kind && strcmp(a.path, b.path) == 0);
+	if (a.kind != TC_UNIX)
+		REQUIRE(a.port == b.port);
+	if (a.kind == TC_VSOCK)
+		REQUIRE(a.cid == b.cid);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+	uint32_t port;
+
+	if (!s)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = 0;
+	check_json(s, size);
+	if (tc_parse_hybrid_reply(s, size, &port) == 0)
+		REQUIRE(size >= 4 && memcmp(s, "OK ", 3) == 0);
+	/* The C-string helpers see the bytes up to the first NUL. */
+	check_quote(s);
+	check_addr(s);
+	free(s);
+	return 0;
+}

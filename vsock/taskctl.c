@@ -33,12 +33,16 @@ static const char usage_text[] =
     "                         stdout to stdout, stderr to stderr; -f follows\n"
     "  attach [--from-start] [--no-stdin] TASK   stdin in, output out, until it exits\n"
     "  stdin TASK DATA | stdin TASK --close\n"
+    "  cp [--mode M] [--owner UID[:GID]] LOCAL :/PATH   copy a file into the guest\n"
+    "  cp [--mode M] :/PATH LOCAL   copy a file out (LOCAL a directory: into it);\n"
+    "                         '-' is stdin/stdout; a :/DIR/ target takes LOCAL's name\n"
     "  resize TASK COLS ROWS  rm TASK  stats [TASK]  events  boot  ping  version\n"
     "  shutdown [--reboot|--poweroff]  help (the agent's verbs)\n"
     "Other words are sent to the agent as a verb, and the reply printed.\n"
     "RUN-OPTIONS are the agent's run options (--env K=V, --cwd DIR, --user U, ...).\n"
     "\n"
-    "Exit codes: 0 ok; 1 the task failed (run: exec failed, wait: non-zero status);\n"
+    "Exit codes: 0 ok; 1 the task failed (run: exec failed, wait: non-zero status),\n"
+    "or cp could not read or write a local file;\n"
     "253 usage; 254 refused (an error reply, a port nobody listens on, a VMM\n"
     "refusal); 255 cannot connect or the connection was lost. exec and attach\n"
     "exit with the task's status (126/127 when exec fails), and only taskctl's\n"
@@ -192,6 +196,16 @@ static int cmd_shell(struct tc *t, char **argv, int argc)
 	return tc_shell(t, &debug);
 }
 
+static int cmd_cp(struct tc *t, char **argv, int argc)
+{
+	struct tc_cp o;
+	char err[256];
+
+	if (tc_parse_cp(argv, argc, &o, err, sizeof(err)) < 0)
+		return usage_error("%s", err);
+	return tc_cp(t, &o);
+}
+
 static int dispatch(struct tc *t, const char *cmd, char **argv, int argc)
 {
 	if (!strcmp(cmd, "shell"))
@@ -206,8 +220,10 @@ static int dispatch(struct tc *t, const char *cmd, char **argv, int argc)
 		return cmd_logs(t, argv, argc);
 	if (!strcmp(cmd, "events"))
 		return argc ? usage_error("%s", "events takes no arguments") : tc_events(t);
+	if (!strcmp(cmd, "cp"))
+		return cmd_cp(t, argv, argc);
 	if (!strcmp(cmd, "read") || !strcmp(cmd, "write"))
-		return usage_error("%s carries raw file data: not a taskctl command yet", cmd);
+		return usage_error("%s carries raw file data: use taskctl cp", cmd);
 	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
 		if (!strcmp(cmd, simple[i].verb) && (argc < simple[i].min || argc > simple[i].max))
 			return usage_error("usage: %s", simple[i].usage);

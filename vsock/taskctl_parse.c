@@ -588,10 +588,12 @@ int tc_parse_cp(char **argv, int argc, struct tc_cp *o, char *err, size_t cap)
 			}
 			*(a[2] == 'm' ? &o->mode : &o->owner) = argv[++i];
 		} else if (!opts_done && a[0] == '-' && a[1]) {
-			snprintf(err, cap, "cp: unknown option %.64s (a file named so: after --)", a);
+			snprintf(err, cap, "cp: unknown option %.64s (a file named so: after --)",
+				 a);
 			return -1;
 		} else if (npos == 2) {
-			snprintf(err, cap, "cp copies one file: SRC DST, and then what is %.64s?", a);
+			snprintf(err, cap, "cp copies one file: SRC DST, and then what is %.64s?",
+				 a);
 			return -1;
 		} else {
 			pos[npos++] = a;
@@ -602,8 +604,9 @@ int tc_parse_cp(char **argv, int argc, struct tc_cp *o, char *err, size_t cap)
 		return -1;
 	}
 	if ((pos[0][0] == ':') == (pos[1][0] == ':')) {
-		snprintf(err, cap, "cp copies between here and the guest: exactly one of SRC and "
-				   "DST is the guest's, written :/PATH");
+		snprintf(err, cap,
+			 "cp copies between here and the guest: exactly one of SRC and "
+			 "DST is the guest's, written :/PATH");
 		return -1;
 	}
 	o->upload = pos[1][0] == ':';

@@ -8,6 +8,10 @@
  *    argument, as one word, whatever its bytes.
  * 3. tc_parse_addr: a parsed address formats and parses back to itself.
  * 4. tc_parse_hybrid_reply: accepts only "OK <digits>" lines.
+ * 5. tc_parse_cp on the input split at newlines: an accepted command line
+ *    has one local and one absolute guest path taken from its words, and
+ *    valid --mode/--owner; tc_join_base never overruns and ends its result
+ *    with the last name of the path.
  * Every violation aborts. Runs with no corpus and no options. */
 #include "vsock/taskctl.h"
 #include "vsock/vsock.h"
@@ -90,6 +94,49 @@ static void check_addr(const char *s)
 		REQUIRE(a.cid == b.cid);
 }
 
+static bool is_word(char **argv, int argc, const char *p)
+{
+	for (int i = 0; i < argc; i++)
+		if (p == argv[i] || p == argv[i] + 1)
+			return true;
+	return false;
+}
+
+static void check_cp(const char *s, size_t size)
+{
+	char *copy = malloc(size + 1), *argv[8], err[256], joined[64];
+	int argc = 0;
+	struct tc_cp o;
+
+	REQUIRE(copy);
+	memcpy(copy, s, size + 1);
+	for (char *p = copy; argc < 8;) {
+		argv[argc++] = p;
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		*p++ = 0;
+	}
+	if (tc_parse_cp(argv, argc, &o, err, sizeof(err)) == 0) {
+		REQUIRE(o.local && o.remote && o.local[0] && o.remote[0] == '/');
+		REQUIRE(is_word(argv, argc, o.local) && is_word(argv, argc, o.remote));
+		REQUIRE(!o.mode || strtoul(o.mode, NULL, 8) <= 07777);
+		REQUIRE(!o.owner || o.upload);
+		REQUIRE(!o.remote_dir || (o.upload && strcmp(o.local, "-")));
+	} else {
+		REQUIRE(err[0]);
+	}
+	for (int i = 0; i + 1 < argc; i++) {
+		size_t cap = 1 + (size_t)(argv[i][0] & 63);
+		if (tc_join_base(argv[i], argv[i + 1], joined, cap) == 0) {
+			size_t n = strlen(joined);
+			REQUIRE(n < cap && n > 0 && joined[n - 1] != '/');
+			REQUIRE(!strncmp(joined, argv[i], strlen(argv[i])));
+		}
+	}
+	free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
@@ -105,6 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The C-string helpers see the bytes up to the first NUL. */
 	check_quote(s);
 	check_addr(s);
+	check_cp(s, size);
 	free(s);
 	return 0;
 }

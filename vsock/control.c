@@ -421,7 +421,6 @@ static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
 {
 	struct conn *c = container_of(w, struct conn, w);
 
-	(void)a;
 	if (events & EPOLLERR) {
 		conn_close(c, "socket error");
 		return;
@@ -430,8 +429,14 @@ static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
 		if (!c->eof)
 			read_input(c);
 		else if (events & EPOLLHUP && !(events & EPOLLOUT)) {
-			conn_close(c, "hung up");
-			return;
+			if (!(c->op && c->op->input && c->in_len)) {
+				conn_close(c, "hung up");
+				return;
+			}
+			/* Raw input the peer sent before it closed is still to be
+			 * handed on (attach): stop hearing the hangup, which would
+			 * wake us until then; the operation's kicks go on. */
+			loop_del(a, &c->w);
 		}
 	}
 	if (c->w.fd >= 0)

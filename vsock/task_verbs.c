@@ -1166,9 +1166,31 @@ static void attach_release(struct conn *c)
 static const struct conn_op_ops attach_ops = {
     .pump = logs_pump, .release = attach_release, .input = attach_input};
 
+/* attach --input-only: no output; done once the task's stdin is closed. */
+static void input_only_pump(struct conn *c)
+{
+	struct attach_op *at = c->op_state;
+
+	if (at->stdin_closed)
+		conn_op_end(c);
+}
+
+static void input_only_notify(struct agent *a, struct task_observer *o, enum task_event ev)
+{
+	struct attach_op *at = container_of(o, struct attach_op, l.op.obs);
+
+	(void)a;
+	if (ev == TASK_EV_REMOVED)
+		conn_op_end(at->l.op.c); /* stdin goes with the task */
+	conn_kick_later(at->l.op.c);
+}
+
+static const struct conn_op_ops input_only_ops = {
+    .pump = input_only_pump, .release = attach_release, .input = attach_input};
+
 static void verb_attach(struct conn *c, int argc, char **argv)
 {
-	bool framed = false, from_start = false, lossless = false;
+	bool framed = false, from_start = false, lossless = false, input_only = false;
 	char buf[128];
 	struct jw w;
 
@@ -1179,10 +1201,13 @@ static void verb_attach(struct conn *c, int argc, char **argv)
 			from_start = true;
 		else if (!strcmp(argv[i], "--lossless"))
 			lossless = true;
+		else if (!strcmp(argv[i], "--input-only"))
+			input_only = true;
 		else {
 			conn_queue_error(
 			    c, "bad_argument",
-			    "usage: attach TASK [--framed] [--from-start] [--lossless]");
+			    "usage: attach TASK [--framed] [--from-start] [--lossless] "
+			    "[--input-only]");
 			return;
 		}
 	}
@@ -1207,10 +1232,10 @@ static void verb_attach(struct conn *c, int argc, char **argv)
 	at->l.op.c = c;
 	at->l.follow = true;
 	at->l.framed = framed;
-	at->l.op.obs.notify = logs_notify;
-	at->l.op.obs.hold = lossless ? &at->l.cur : NULL;
+	at->l.op.obs.notify = input_only ? input_only_notify : logs_notify;
+	at->l.op.obs.hold = lossless && !input_only ? &at->l.cur : NULL;
 	task_observe(t, &at->l.op.obs);
-	conn_op_begin(c, &attach_ops, at);
+	conn_op_begin(c, input_only ? &input_only_ops : &attach_ops, at);
 }
 
 static const struct verb verbs[] = {
@@ -1237,9 +1262,9 @@ static const struct verb verbs[] = {
     {"stats", "stats [TASK]  (agent memory, ring budget, a task's CPU and memory)", 0, 1, false,
      verb_stats},
     {"attach",
-     "attach TASK [--framed] [--from-start] [--lossless]  (then: raw bytes in go to its stdin, "
-     "its output comes out, until it exits)",
-     1, 4, true, verb_attach},
+     "attach TASK [--framed] [--from-start] [--lossless] [--input-only]  (then: raw bytes in "
+     "go to its stdin, its output comes out, until it exits)",
+     1, 5, true, verb_attach},
     {"resize", "resize TASK COLS ROWS  (a pty task's window)", 3, 3, false, verb_resize},
 };
 

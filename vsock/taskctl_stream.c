@@ -11,11 +11,13 @@
  * half-close, after every byte sent before it reached the task. That is
  * exact over unix and vsock. A hybrid socket cannot carry a half-close
  * (Firecracker turns the host side's EOF into a full shutdown of the guest
- * socket, which would cut the output short), so there the end of input goes
- * on a second connection (`stdin ID --close`) once the VMM has taken every
- * byte of ours and HYBRID_SETTLE_MS more have passed (a bound, not a proof:
- * the protocol does not acknowledge input). A pty task gets ^D instead, in band, on every
- * transport. */
+ * socket, which would cut the output short), so there stdin goes on a
+ * second connection (`attach ID --input-only`) that is simply closed at the
+ * end of input: the agent hands on every byte sent before the close, then
+ * ends the task's stdin. Agents without --input-only get the old way: `stdin
+ * ID --close` on a side connection once the VMM has taken every byte of ours
+ * and HYBRID_SETTLE_MS more have passed (a bound, not a proof). A pty task
+ * gets ^D instead, in band, on every transport. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -218,6 +220,7 @@ static int end_status(const struct tj *end)
 struct session {
 	struct tc *t;
 	struct tc_conn c;
+	struct tc_conn inconn; /* hybrid: stdin's own connection (inconn.fd < 0: none) */
 	char id[24];
 	bool pty;	   /* the task has a pty */
 	bool forward;	   /* local stdin goes to the task */
@@ -303,6 +306,13 @@ static void maybe_end_stdin(struct session *s)
 {
 	if (!s->forward || !s->stdin_eof || s->in_len || s->eof_sent || s->send_closed)
 		return;
+	if (s->inconn.fd >= 0) {
+		/* The close is the end of input (see the top of the file). */
+		tc_close(&s->inconn);
+		s->inconn.fd = -1;
+		s->eof_sent = true;
+		return;
+	}
 	if (s->pty) {
 		/* ^D ends a line in progress; a second one is end-of-file. */
 		const char *eot = s->last && s->last != '\n' ? "\x04\x04" : "\x04";
@@ -346,7 +356,8 @@ static void read_stdin(struct session *s)
 
 static void send_stdin(struct session *s)
 {
-	ssize_t n = send(s->c.fd, s->in + s->in_off, s->in_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	int fd = s->inconn.fd >= 0 ? s->inconn.fd : s->c.fd;
+	ssize_t n = send(fd, s->in + s->in_off, s->in_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -366,18 +377,21 @@ static void send_stdin(struct session *s)
 static int session_loop(struct session *s)
 {
 	for (;;) {
-		struct pollfd p[3] = {{.fd = s->c.fd, .events = POLLIN},
+		struct pollfd p[4] = {{.fd = s->c.fd, .events = POLLIN},
 				      {.fd = -1, .events = POLLIN},
-				      {.fd = s->sigfd, .events = POLLIN}};
+				      {.fd = s->sigfd, .events = POLLIN},
+				      {.fd = -1, .events = POLLOUT}};
 		int timeout = -1;
-		if (s->in_len && !s->send_closed)
+		if (s->in_len && !s->send_closed && s->inconn.fd < 0)
 			p[0].events |= POLLOUT;
+		if (s->in_len && !s->send_closed && s->inconn.fd >= 0)
+			p[3].fd = s->inconn.fd;
 		if (s->forward && !s->stdin_eof && !s->in_len && !s->send_closed)
 			p[1].fd = 0;
 		maybe_end_stdin(s);
 		if (s->forward && s->stdin_eof && !s->eof_sent && !s->send_closed && !s->in_len)
 			timeout = 10; /* hybrid: waiting for the VMM to take our bytes */
-		if (poll(p, 3, timeout) < 0) {
+		if (poll(p, 4, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			return tc_fail(TC_EXIT_CONNECT, "poll: %s", strerror(errno));
@@ -389,8 +403,12 @@ static int session_loop(struct session *s)
 		}
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR))
 			read_stdin(s);
-		if (p[0].revents & POLLOUT)
+		if ((p[0].revents | p[3].revents) & POLLOUT)
 			send_stdin(s);
+		if (p[3].revents & (POLLERR | POLLHUP) && !(p[3].revents & POLLOUT)) {
+			s->send_closed = true; /* the input connection was dropped */
+			s->in_len = 0;
+		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t r = tc_fill(&s->c);
 			int fr = frames_consume(&s->f, &s->c);
@@ -420,11 +438,40 @@ static int session_result(struct session *s, int rc)
 	return status;
 }
 
+/* Over a hybrid socket, a second connection for stdin, so that closing it
+ * can end the task's input exactly (see the top of the file). Without it
+ * (an older agent), stdin goes on the session's connection. */
+static void open_input(struct session *s)
+{
+	char *args[] = {s->id, "--input-only"};
+	struct tj *reply = NULL;
+	size_t len;
+	const char *err;
+
+	if (!s->forward || s->pty || s->t->addr.kind != TC_HYBRID)
+		return;
+	if (tc_connect(s->t, &s->t->addr, &s->inconn) != 0) {
+		s->inconn.fd = -1;
+		return;
+	}
+	char *line = tc_send_request(&s->inconn, "attach", args, 2) == 0
+			 ? tc_read_line(&s->inconn, &len)
+			 : NULL;
+	if (line)
+		reply = tj_parse(line, len, &err);
+	if (!reply || !tj_is_true(tj_get(reply, "ok"))) {
+		tc_close(&s->inconn);
+		s->inconn.fd = -1;
+	}
+	tj_free(reply);
+}
+
 static int session_run(struct session *s)
 {
 	sigset_t old;
 	int rc;
 
+	open_input(s);
 	s->f.json = false;
 	s->sigfd = signals_open(&old);
 	if (s->pty && s->forward && isatty(0))
@@ -453,6 +500,8 @@ static struct tj *session_reply(struct session *s, const char *what, int *rc)
 
 static void session_free(struct session *s)
 {
+	if (s->inconn.fd >= 0)
+		tc_close(&s->inconn);
 	tc_close(&s->c);
 	tj_free(s->f.end);
 }
@@ -573,6 +622,7 @@ int tc_exec(struct tc *t, const struct tc_exec_opts *o)
 	if (!s)
 		return tc_fail(TC_EXIT_CONNECT, "out of memory");
 	s->t = t;
+	s->inconn.fd = -1;
 	s->pty = o->tty;
 	s->forward = !o->no_stdin;
 	s->sigfd = -1;
@@ -632,6 +682,7 @@ int tc_attach(struct tc *t, const char *task, bool from_start, bool no_stdin)
 	}
 	const struct tj *task_obj = tj_get(ps, "task");
 	s->t = t;
+	s->inconn.fd = -1;
 	s->sigfd = -1;
 	s->forward = !no_stdin;
 	s->pty = tj_get(tj_get(task_obj, "offsets"), "pty") != NULL;

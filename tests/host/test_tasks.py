@@ -526,3 +526,35 @@ def test_attach_forwards_stdin_and_streams_output(a):
         eq(hashlib.sha256(got).hexdigest(), hashlib.sha256(data).hexdigest(), "1 MiB through")
         eq(s.recv(1), b"", "then the connection closes")
     eq(a.request("ping")["ok"], True, "still serving")
+
+
+@with_agent()
+def test_attach_input_only_ends_stdin_on_a_full_close(a):
+    # For transports without a half-close (Firecracker's hybrid socket):
+    # output on one connection, stdin on another that is simply closed.
+    data = os.urandom(1 << 20)
+    run(a, "--name sink --stdin pipe --ring-size 4M -- /bin/sh -c \"cat; echo end >&2\"")
+    out = a.connect(timeout=60)
+    out.sendall(b"attach sink --framed --lossless\n")
+    f = out.makefile("rb")
+    eq(json.loads(f.readline())["attached"], 2, "output attached")
+    with a.connect(timeout=60) as s:
+        s.sendall(b"attach sink --input-only\n")
+        eq(json.loads(readline(s)), {"ok": True, "attached": 2}, "input attached")
+        s.sendall(data)
+    # closed without a half-close: every byte still reaches the task first
+    got = {}
+    while True:
+        h = json.loads(f.readline())
+        if "len" in h:
+            got[h["stream"]] = got.get(h["stream"], b"") + f.read(h["len"])
+        else:
+            break
+    out.close()
+    eq(h["exit"]["status"], 0, "cat saw end of input and exited")
+    eq(hashlib.sha256(got.get("stdout", b"")).hexdigest(), hashlib.sha256(data).hexdigest(),
+       "1 MiB through the input-only connection")
+    eq(got.get("stderr"), b"end\n", "stderr")
+    r = a.request("attach sink --input-only")
+    check(not r["ok"] or r.get("attached"), "attach to an exited task answers: %r" % r)
+    eq(a.request("ping")["ok"], True, "still serving")

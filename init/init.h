@@ -208,7 +208,7 @@ int loop_init(struct agent *a);
 int loop_add(struct agent *a, struct watch *w, uint32_t events);
 int loop_mod(struct agent *a, struct watch *w, uint32_t events);
 /* Stops watching w (even for hangups, which epoll always reports) without
- * closing it; loop_add watches it again. */
+ * closing it; loop_add, or loop_mod with events, watches it again. */
 int loop_del(struct agent *a, struct watch *w);
 /* Removes w from epoll and closes its fd; w->release runs after the batch. */
 void loop_release(struct agent *a, struct watch *w);

@@ -29,7 +29,10 @@ int loop_mod(struct agent *a, struct watch *w, uint32_t events)
 	if (w->events == events)
 		return 0;
 	w->events = events;
-	return epoll_ctl(a->epfd, EPOLL_CTL_MOD, w->fd, &ev);
+	int r = epoll_ctl(a->epfd, EPOLL_CTL_MOD, w->fd, &ev);
+	if (r < 0 && errno == ENOENT) /* taken out by loop_del */
+		r = epoll_ctl(a->epfd, EPOLL_CTL_ADD, w->fd, &ev);
+	return r;
 }
 
 int loop_del(struct agent *a, struct watch *w)

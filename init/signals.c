@@ -63,6 +63,23 @@ static int exit_status(int st)
 	return 255;
 }
 
+/* task.main_exit: what the end of the main task (or its failure to start)
+ * leads to. */
+static void after_main(struct agent *a, const char *why)
+{
+	switch (a->cfg.main_action) {
+	case MAIN_POWEROFF:
+		agent_shutdown(a, SD_POWEROFF, why);
+		break;
+	case MAIN_REBOOT:
+		agent_shutdown(a, SD_REBOOT, why);
+		break;
+	case MAIN_STAY:
+		log_msg(a, LL_INFO, "%s; staying up (task.main_exit=stay)", why);
+		break;
+	}
+}
+
 void main_task_done(struct agent *a, const struct task *t)
 {
 	const struct task_exit *e = &t->exit;
@@ -85,17 +102,7 @@ void main_task_done(struct agent *a, const struct task *t)
 		shutdown_on_reaped(a);
 		return;
 	}
-	switch (a->cfg.main_action) {
-	case MAIN_POWEROFF:
-		agent_shutdown(a, SD_POWEROFF, "main task exited");
-		break;
-	case MAIN_REBOOT:
-		agent_shutdown(a, SD_REBOOT, "main task exited");
-		break;
-	case MAIN_STAY:
-		log_msg(a, LL_INFO, "main task exited; staying up (task.main_exit=stay)");
-		break;
-	}
+	after_main(a, "main task exited");
 }
 
 /* Drains every exited child, orphans included, until none is left. */
@@ -193,7 +200,9 @@ void main_task_start(struct agent *a)
 		log_msg(a, LL_ERROR, "main task: %s", err);
 		a->main_exited = true;
 		a->main_status = 127;
-		agent_shutdown(a, SD_POWEROFF, "main task could not start");
+		console_line(a, "TASKINIT_EXIT {\"pid\":null,\"status\":127,\"code\":127,"
+				"\"signal\":null,\"core_dumped\":false}");
+		after_main(a, "main task could not start");
 		return;
 	}
 	boot_mark(a, "main task started");

@@ -226,8 +226,14 @@ static void free_initramfs(struct agent *a, int oldroot)
  * logged and the boot goes on from wherever we are. */
 static void enter_new_root(struct agent *a, int oldroot, char **argv, uint64_t t0)
 {
-	if (chroot(".") < 0 || chdir("/") < 0)
-		log_msg(a, LL_ERROR, "switch root: chroot: %s", strerror(errno));
+	if (chroot(".") < 0 || chdir("/") < 0) {
+		/* Our root is still the initramfs (under the disk's mount):
+		 * deleting it would take every file PID 1 can reach. */
+		log_msg(a, LL_ERROR, "switch root: chroot: %s; keeping the initramfs",
+			strerror(errno));
+		close(oldroot);
+		return;
+	}
 	free_initramfs(a, oldroot);
 	close(oldroot);
 	log_msg(a, LL_INFO, "switch root: %s is / (%llu ms); exec /sbin/init", a->cfg.root,

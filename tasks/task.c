@@ -174,8 +174,8 @@ static void notify(struct agent *a, struct task *t, enum task_event ev)
 		o->notify(a, o, ev);
 		o = next;
 	}
-	if (ev == TASK_EV_OUTPUT)
-		return;
+	if (ev == TASK_EV_OUTPUT || ev == TASK_EV_STDIN_READY)
+		return; /* listeners hear lifecycle events only */
 	for (struct tasks_listener *l = table(a)->listeners, *next; l; l = next) {
 		next = l->next;
 		l->event(a, l, t, ev);

@@ -426,16 +426,20 @@ static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP)) {
+		bool was_eof = c->eof;
 		if (!c->eof)
 			read_input(c);
-		else if (events & EPOLLHUP && !(events & EPOLLOUT)) {
+		/* A full input buffer is not read from, so a hangup would never
+		 * show as end of input there: level-triggered, it would spin. */
+		if (events & EPOLLHUP && !(events & EPOLLOUT) && (was_eof || input_full(c))) {
 			if (!(c->op && c->op->input && c->in_len)) {
 				conn_close(c, "hung up");
 				return;
 			}
 			/* Raw input the peer sent before it closed is still to be
 			 * handed on (attach): stop hearing the hangup, which would
-			 * wake us until then; the operation's kicks go on. */
+			 * wake us until then; the operation's kicks go on, and
+			 * update_interest watches again once there is room. */
 			loop_del(a, &c->w);
 		}
 	}
@@ -483,8 +487,13 @@ static void on_lingering(struct agent *a, struct watch *w, uint32_t events)
 	ssize_t n;
 
 	(void)a, (void)events;
-	while ((n = recv(w->fd, scratch, sizeof(scratch), MSG_DONTWAIT)) > 0)
-		;
+	/* Bounded: a refused peer that keeps sending must not hold the loop;
+	 * level-triggered epoll brings us back. */
+	for (int i = 0; i < 16; i++)
+		if ((n = recv(w->fd, scratch, sizeof(scratch), MSG_DONTWAIT)) <= 0)
+			break;
+	if (n > 0)
+		return;
 	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 		end_lingering(l);
 }

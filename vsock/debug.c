@@ -280,6 +280,12 @@ static void start_shell(struct session *s)
 	int slave = -1;
 
 	s->phase = PH_RUNNING;
+	if (server(a)->stopped) {
+		/* Still in its preamble when the shutdown began: no new shell. */
+		queue_out(s, "taskinit: shutting down\r\n");
+		set_why(s, "shutdown");
+		return;
+	}
 	snprintf(term, sizeof(term), "TERM=%s", s->terminal ? s->req.term : "dumb");
 	snprintf(sh, sizeof(sh), "SHELL=%s", shell);
 	snprintf(home, sizeof(home), "HOME=%s",

@@ -683,9 +683,15 @@ static void logs_pump(struct conn *c)
 		int r = ringlog_peek(t->ring, &l->cur, &ch, iov, &g);
 		if (r == RINGLOG_GAP) {
 			logs_gap(c, l, &g);
+			if (l->op.obs.hold)
+				task_reader_moved(c->a, t);
 			continue;
 		}
 		if (r != RINGLOG_DATA) {
+			/* Peek may have moved the cursor past other streams'
+			 * records: a task held for this reader may go on. */
+			if (l->op.obs.hold)
+				task_reader_moved(c->a, t);
 			if (!l->follow || t->state == TASK_DONE) {
 				logs_end(c, t, NULL);
 				conn_op_end(c);

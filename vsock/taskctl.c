@@ -1,6 +1,8 @@
 /* taskctl: the command line. Picks the address (-c or TASKCTL_ADDR), the
  * command, and hands over to the transports (taskctl_net.c), the streaming
  * commands (taskctl_stream.c) or the one-reply ones (taskctl_cmds.c). */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +238,17 @@ int main(int argc, char **argv)
 	const char *addr = getenv("TASKCTL_ADDR"), *wait = getenv("TASKCTL_WAIT");
 	char err[160];
 	int i = 1;
+
+	/* With fd 0, 1 or 2 closed, a socket would take its number and be
+	 * read as stdin or written as output. */
+	int fd = open("/dev/null", O_RDWR);
+	while (fd >= 0 && fd <= 2)
+		fd = open("/dev/null", O_RDWR);
+	if (fd > 2)
+		close(fd);
+	/* A closed stdout is EPIPE from write, not a death that would leave
+	 * the local terminal raw. */
+	signal(SIGPIPE, SIG_IGN);
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];

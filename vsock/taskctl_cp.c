@@ -137,9 +137,10 @@ static int open_source(const char *local, char *buf, uint64_t *size)
 }
 
 /* Sends size bytes of fd after the request line already sent. Returns 0,
- * 1 when the connection failed (the reply may say why), or an exit code
- * after printing why (the caller then drops the connection: the agent
- * discards a write it did not get in full). */
+ * SEND_CONN_FAILED when the connection failed (the reply may say why), or
+ * an exit code after printing why (the caller then drops the connection:
+ * the agent discards a write it did not get in full). */
+#define SEND_CONN_FAILED (-1)
 static int send_body(int fd, const char *local, uint64_t size, struct tc_conn *c, char *buf)
 {
 	uint64_t sent = 0;
@@ -157,7 +158,7 @@ static int send_body(int fd, const char *local, uint64_t size, struct tc_conn *c
 				       " bytes): nothing was written in the guest",
 				       local, sent, size);
 		if (tc_send_all(c->fd, buf, (size_t)r) < 0)
-			return 1;
+			return SEND_CONN_FAILED;
 		sent += (uint64_t)r;
 	}
 	return 0;
@@ -204,8 +205,8 @@ static int upload(struct tc *t, const struct tc_cp *o)
 	}
 	int sent = send_body(fd, o->local, size, &c, buf);
 	int send_errno = errno;
-	if (sent > 1) {
-		rc = sent;
+	if (sent > 0) {
+		rc = sent; /* a local failure: the connection is dropped */
 		goto out;
 	}
 	/* After a failed send the agent may still have said why (a size it

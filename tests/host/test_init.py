@@ -194,6 +194,23 @@ def test_main_exit_stay_keeps_serving():
         a.close()
 
 
+
+@test
+def test_main_that_cannot_start_reports_127_and_honours_stay():
+    # A ring bigger than the whole budget: task_run refuses the main task.
+    a = Agent(main=["/bin/true"], keys=["task.main_exit=stay", "task.ring_budget=64K",
+                                        "task.ring_size=1M"])
+    try:
+        a.wait_ready()
+        a.wait_output("TASKINIT_EXIT")
+        eq(a.exit_record()["status"], 127, "status of a main task that never started")
+        eq(a.request("ping")["ok"], True, "serving: task.main_exit=stay")
+        a.request("shutdown")
+        eq(a.wait_exit(), 127, "exit status is the main task's")
+    finally:
+        a.close()
+
+
 EXPECTED_MOUNTS = {
     # target: (fstype, mount options that must be there, super options that must be there)
     "/proc": ("proc", {"nosuid", "nodev", "noexec"}, set()),

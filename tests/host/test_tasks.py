@@ -558,3 +558,36 @@ def test_attach_input_only_ends_stdin_on_a_full_close(a):
     r = a.request("attach sink --input-only")
     check(not r["ok"] or r.get("attached"), "attach to an exited task answers: %r" % r)
     eq(a.request("ping")["ok"], True, "still serving")
+
+
+@with_agent()
+def test_peer_that_hangs_up_with_a_full_input_buffer_is_closed(a):
+    # Requests queued behind a running `wait` fill the input buffer, which
+    # is then not read from: the hangup must still end the connection
+    # (level-triggered, it would otherwise keep PID 1 busy).
+    run(a, "--name long -- /bin/sleep 100")
+    s = a.connect(timeout=10)
+    s.sendall(b"wait long\n")
+    try:
+        s.sendall(b"ping\n" * 60000)
+    except OSError:
+        pass
+    s.close()
+    a.wait_output("hung up")
+    eq(a.request("ping")["ok"], True, "still serving")
+    a.request("kill long KILL")
+
+
+@with_agent()
+def test_lossless_reader_of_one_stream_does_not_hold_the_other(a):
+    # Held output of stdout is skipped by a stderr-only reader's cursor:
+    # that must let capture go on, not freeze the task.
+    run(a, "--name quiet --ring-size 64K -- /bin/sh -c "
+        "\"echo start >&2; head -c 3000000 /dev/zero; echo end >&2\"")
+    s = a.connect(timeout=60)
+    s.sendall(b"logs quiet --framed --follow --lossless --stream stderr\n")
+    out, gaps, end = read_framed_until_end(s.makefile("rb"))
+    s.close()
+    eq(out.get("stderr"), b"start\nend\n", "stderr, all of it")
+    eq((gaps, end["exit"]["status"], end["offsets"]["stdout"]), ([], 0, 3000000),
+       "the task ran to its end while the reader stayed")

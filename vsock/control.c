@@ -367,8 +367,10 @@ static void conn_pump(struct conn *c)
 		return;
 	if (c->op && c->op->input && (c->in_len || c->eof))
 		c->op->input(c); /* raw input that came with the request starting it */
-	if (!c->op || !c->op->input)
-		check_overlong(c); /* raw input is not lines */
+	/* Raw input is not lines; and while an operation streams, an error
+	 * would land inside its stream: the check waits for the op's end. */
+	if (!c->op)
+		check_overlong(c);
 	if (c->eof && !c->op && !has_complete_line(c))
 		finish_input(c);
 	size_t queued = c->out_len;

@@ -212,7 +212,9 @@ static int end_status(const struct tj *end)
 {
 	const struct tj *e = tj_get(end, "exit");
 
-	return e && e->type == TJ_OBJ ? (int)tj_int(tj_get(e, "status"), -1) : -1;
+	long long st = e && e->type == TJ_OBJ ? tj_int(tj_get(e, "status"), -1) : -1;
+
+	return st >= 0 && st <= 255 ? (int)st : -1; /* else not the protocol */
 }
 
 /* ---- one task's session: stdin in, output out ---- */
@@ -594,7 +596,8 @@ static int exec_check_run(struct session *s, struct tj *run)
 		/* 127 (not found) or 126, as a shell says it. */
 		tc_fail(1, "%s", tj_str(tj_get(run, "message"), "exec failed"));
 		snprintf(s->id, sizeof(s->id), "%lld", (long long)tj_int(tj_get(run, "id"), 0));
-		return (int)tj_int(tj_get(run, "exit_code"), 126);
+		long long code = tj_int(tj_get(run, "exit_code"), 126);
+		return code >= 1 && code <= 255 ? (int)code : 126;
 	}
 	return tc_reply_error(run);
 }

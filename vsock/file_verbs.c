@@ -71,13 +71,7 @@ static void queue_file_error(struct conn *c, const char *code, const char *msg, 
 		return;
 	}
 	jw_init(&w, buf, ERR_REPLY_MAX);
-	jw_obj_open(&w);
-	jw_key(&w, "ok");
-	jw_bool(&w, false);
-	jw_key(&w, "error");
-	jw_str(&w, code);
-	jw_key(&w, "message");
-	jw_str(&w, msg);
+	jw_error_open(&w, code, msg);
 	if (path) {
 		jw_key(&w, "path");
 		jw_str(&w, path);

@@ -222,18 +222,23 @@ size_t jw_finish(struct jw *w)
 	return w->len;
 }
 
+void jw_error_open(struct jw *w, const char *code, const char *msg)
+{
+	jw_obj_open(w);
+	jw_key(w, "ok");
+	jw_bool(w, false);
+	jw_key(w, "error");
+	jw_str(w, code);
+	jw_key(w, "message");
+	jw_str(w, msg);
+}
+
 size_t jw_error_line(char *buf, size_t cap, const char *code, const char *msg)
 {
 	struct jw w;
 
 	jw_init(&w, buf, cap);
-	jw_obj_open(&w);
-	jw_key(&w, "ok");
-	jw_bool(&w, false);
-	jw_key(&w, "error");
-	jw_str(&w, code);
-	jw_key(&w, "message");
-	jw_str(&w, msg);
+	jw_error_open(&w, code, msg);
 	jw_obj_close(&w);
 	return jw_finish(&w);
 }
@@ -271,4 +276,26 @@ size_t utf8_put(char *dst, uint32_t cp)
 	dst[2] = (char)(0x80 | (cp >> 6 & 0x3f));
 	dst[3] = (char)(0x80 | (cp & 0x3f));
 	return 4;
+}
+
+char json_escape_char(int ch)
+{
+	switch (ch) {
+	case '"':
+	case '\\':
+	case '/':
+		return (char)ch;
+	case 'b':
+		return '\b';
+	case 'f':
+		return '\f';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	default:
+		return 0;
+	}
 }

@@ -23,13 +23,7 @@ static void net_error(struct conn *c, const char *what, int err)
 
 	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
 	jw_init(&w, buf, sizeof(buf));
-	jw_obj_open(&w);
-	jw_key(&w, "ok");
-	jw_bool(&w, false);
-	jw_key(&w, "error");
-	jw_str(&w, "net_error");
-	jw_key(&w, "message");
-	jw_str(&w, msg);
+	jw_error_open(&w, "net_error", msg);
 	jw_key(&w, "errno");
 	jw_i64(&w, err);
 	jw_obj_close(&w);

@@ -52,30 +52,6 @@ static const char *decode_unicode(const char *p, const char *end, char **dst, co
 	return p;
 }
 
-static char simple_escape(char ch)
-{
-	switch (ch) {
-	case '"':
-		return '"';
-	case '\\':
-		return '\\';
-	case '/':
-		return '/';
-	case 'b':
-		return '\b';
-	case 'f':
-		return '\f';
-	case 'n':
-		return '\n';
-	case 'r':
-		return '\r';
-	case 't':
-		return '\t';
-	default:
-		return 0;
-	}
-}
-
 /* p points at the opening quote. Decodes in place; returns the position
  * just past the closing quote, or NULL with *err. */
 static char *parse_string(char *p, char *end, const char **err)
@@ -103,7 +79,7 @@ static char *parse_string(char *p, char *end, const char **err)
 				return NULL;
 			continue;
 		}
-		char e = simple_escape(*src);
+		char e = json_escape_char((unsigned char)*src);
 		if (!e) {
 			*err = "unknown escape in string";
 			return NULL;

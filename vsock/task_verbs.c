@@ -222,13 +222,7 @@ static void reply_exec_failed(struct conn *c, struct task *t)
 
 	snprintf(msg, sizeof(msg), "%s %s: %s", t->exec_stage, t->argv[0], strerror(t->exec_errno));
 	jw_init(&w, buf, sizeof(buf));
-	jw_obj_open(&w);
-	jw_key(&w, "ok");
-	jw_bool(&w, false);
-	jw_key(&w, "error");
-	jw_str(&w, "exec_failed");
-	jw_key(&w, "message");
-	jw_str(&w, msg);
+	jw_error_open(&w, "exec_failed", msg);
 	jw_key(&w, "reason");
 	jw_str(&w, exec_reason(t));
 	jw_key(&w, "id");

@@ -237,28 +237,6 @@ static int unicode_escape(struct tjp *j, char *dst, size_t *n)
 	return 0;
 }
 
-static char simple_escape(unsigned char c)
-{
-	switch (c) {
-	case '"':
-	case '\\':
-	case '/':
-		return (char)c;
-	case 'b':
-		return '\b';
-	case 'f':
-		return '\f';
-	case 'n':
-		return '\n';
-	case 'r':
-		return '\r';
-	case 't':
-		return '\t';
-	default:
-		return 0;
-	}
-}
-
 /* A string at j->p (the opening quote). The decoded form is never longer
  * than the encoded one, so one allocation of that size is enough. */
 static char *parse_string(struct tjp *j, size_t *out_len)
@@ -292,8 +270,8 @@ static char *parse_string(struct tjp *j, size_t *out_len)
 		if (c == 'u') {
 			if (unicode_escape(j, s, &n) < 0)
 				goto bad;
-		} else if (simple_escape(c)) {
-			s[n++] = simple_escape(c);
+		} else if (json_escape_char(c)) {
+			s[n++] = json_escape_char(c);
 		} else {
 			goto bad;
 		}

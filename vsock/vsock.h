@@ -27,6 +27,9 @@ int hex_digit(int ch);
 /* Writes code point cp (at most 0x10FFFF) as 1-4 bytes of UTF-8 at dst;
  * returns how many. */
 size_t utf8_put(char *dst, uint32_t cp);
+/* What the one-character JSON escape \CH stands for, or 0 when CH is not
+ * one (u is not: it takes four hex digits). */
+char json_escape_char(int ch);
 
 /* ---- request parsing (pure; vsock/proto.c) ---- */
 
@@ -71,6 +74,9 @@ void jw_null(struct jw *w);
 size_t jw_finish(struct jw *w);
 /* A whole error reply: {"ok":false,"error":code,"message":msg}\n */
 size_t jw_error_line(char *buf, size_t cap, const char *code, const char *msg);
+/* Opens an error reply, {"ok":false,"error":CODE,"message":MSG, for a
+ * caller that adds fields before closing it. */
+void jw_error_open(struct jw *w, const char *code, const char *msg);
 
 /* ---- the control listener (vsock/control.c) ---- */
 

@@ -345,3 +345,12 @@ def test_taskctl_shell(a):
         check(b"hybrid-42" in out, out)
     rc, _, err = tc(a, "shell")
     eq(rc, EXIT_USAGE, "unix needs the debug socket given")
+
+
+@with_agent()
+def test_taskctl_with_stdin_closed_does_not_read_its_own_socket(a):
+    # With fd 0 closed, the socket would become fd 0 and be read as stdin.
+    p = subprocess.run(["/bin/sh", "-c", 'exec "$@" <&-', "sh", TASKCTL, "-c", "unix:" + a.sock,
+                        "exec", "--", "/bin/sh", "-c", "echo hi; sleep 0.2; echo bye"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    eq((p.returncode, p.stdout), (0, b"hi\nbye\n"), "all the output, exit 0: %r" % p.stderr)

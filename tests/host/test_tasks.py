@@ -591,3 +591,26 @@ def test_lossless_reader_of_one_stream_does_not_hold_the_other(a):
     eq(out.get("stderr"), b"start\nend\n", "stderr, all of it")
     eq((gaps, end["exit"]["status"], end["offsets"]["stdout"]), ([], 0, 3000000),
        "the task ran to its end while the reader stayed")
+
+
+@with_agent()
+def test_events_are_lifecycle_only(a):
+    # A task whose stdin fills and drains makes stdin-ready notifications;
+    # the events stream must not report them (as "output" or otherwise).
+    ev = a.connect(timeout=30)
+    ev.sendall(b"events\n")
+    f = ev.makefile("rb")
+    eq(json.loads(f.readline()), {"ok": True, "events": True}, "events acknowledged")
+    run(a, "--name slow --stdin pipe -- /bin/sh -c \"sleep 0.3; cat > /dev/null\"")
+    with a.connect(timeout=30) as s:
+        s.sendall(b"attach slow --input-only\n")
+        eq(json.loads(readline(s))["attached"], 2, "input attached")
+        s.sendall(os.urandom(512 << 10))  # more than the pipe: full, then ready
+    seen = []
+    while ("exited", "slow") not in seen:
+        e = json.loads(f.readline())
+        seen.append((e["event"], e["name"]))
+    ev.close()
+    names = {e for e, _ in seen}
+    check(names <= {"started", "exited", "exec_failed", "oom", "removed"},
+          "only lifecycle events: %r" % seen)

@@ -21,6 +21,12 @@ struct creds {
 
 int creds_resolve(const struct task_spec *s, struct creds *c, char *err, size_t errlen);
 
+/* Written by a child whose step before exec failed. */
+struct exec_report {
+	char stage[16]; /* "exec", "cwd", "user", ...; empty when the exec succeeded */
+	int err;
+};
+
 /* Everything the child needs, prepared before fork. */
 struct spawn_plan {
 	char *const *argv;
@@ -31,33 +37,40 @@ struct spawn_plan {
 	const struct creds *creds;
 	int stdin_fd; /* the child's fd 0: /dev/null or a pipe's read end */
 	int stdout_fd, stderr_fd;
-	int status_fd; /* close-on-exec; an exec failure report is written here */
 	const struct seccomp_prog *seccomp; /* compiled in the parent, or NULL */
-	bool pty;	     /* fds 0-2 are a pty slave: make it the controlling terminal */
-	int cgroup_fd;	     /* the task group's directory, or -1 */
-	bool born_in_cgroup; /* set by spawn_child: clone3 put the child there */
-	/* Set by the child first thing: it runs in the agent's memory, so when
-	 * spawn_child returns it has exec'd for good or exited (see
-	 * read_exec_status). Stays false where "vfork" is a fork (valgrind). */
+	bool pty;      /* fds 0-2 are a pty slave: make it the controlling terminal */
+	int cgroup_fd; /* the task group's directory, or -1 */
+	/* Filled by spawn_child: how the child's steps before exec ended, and
+	 * whether the outcome was still unknown after EXEC_STATUS_WAIT_MS. */
+	struct exec_report report;
+	bool report_late;
+	/* Private to spawn.c. */
+	const struct spawner *spawner;
+	int status_fd; /* -1, or a pipe for a child that does not share memory */
+	bool born_in_cgroup;
 	volatile bool child_shared_memory;
 };
 
-/* What spawning keeps between tasks: a stack for clone3 children, and
- * whether the kernel takes clone3 with CLONE_INTO_CGROUP. */
+/* How long spawn_child waits for a child that runs as a fork (valgrind's
+ * vfork) to exec or report. */
+#define EXEC_STATUS_WAIT_MS 5000
+
+/* What spawning keeps between tasks: a stack for clone3 children, whether
+ * the kernel takes clone3, and the agent's own credentials and umask (a
+ * task that wants the same is spared the system calls that set them). */
 struct spawner {
 	void *stack;
 	size_t stack_size;
 	bool no_clone3;
+	bool self_known;
+	struct creds self;
+	mode_t self_umask;
 };
 
-/* Written to the status pipe when a step before exec fails. */
-struct exec_report {
-	char stage[16];
-	int err;
-};
-
+void spawner_init(struct spawner *sp);
 /* Starts a child that runs the plan, and returns once it has exec'd or
- * exited (vfork semantics): the pid, or -1 with errno. */
+ * exited (vfork semantics): the pid, or -1 with errno. p->report says
+ * whether a step before exec failed (the child then exits 126 or 127). */
 pid_t spawn_child(struct spawner *sp, struct spawn_plan *p);
 void spawner_free(struct spawner *sp);
 /* The exit code a failed stage ends the child with: 127 not found, else 126. */

@@ -9,17 +9,23 @@
  *   that takes libc locks or tells other threads (musl's setrlimit and
  *   set*id broadcast with __synccall); those are raw system calls here;
  * - only makes local system calls that do not block, then execs or
- *   _exits; a failed step is reported on the status pipe, which the agent
- *   reads as soon as vfork returns.
+ *   _exits; a failed step is written into the plan's report, which the
+ *   agent reads as soon as the spawn returns (the memory is shared, so no
+ *   pipe is needed);
+ * - skips the system calls that would set what it already has: the
+ *   agent's credentials and umask (recorded by spawner_init).
  *
- * A task with a cgroup is born in it with clone3(CLONE_INTO_CGROUP |
- * CLONE_VM | CLONE_VFORK) on a stack of its own: moving a process into a
- * group afterwards (a write to cgroup.procs) takes the cgroup core's
- * process-wide lock for writing, which costs more than the spawn itself
- * here. Kernels before 5.7, other architectures and valgrind (no clone3)
- * get vfork and that write instead. */
+ * The child is made with clone3(CLONE_VM | CLONE_VFORK) on a stack of its
+ * own, and a task with a cgroup is born in it (CLONE_INTO_CGROUP): moving
+ * a process into a group afterwards (a write to cgroup.procs) takes the
+ * cgroup core's process-wide lock for writing, which costs more than the
+ * spawn itself here. Kernels before 5.7 (5.3 without a cgroup), other
+ * architectures and valgrind (no clone3) get vfork and that write instead,
+ * with the report on a close-on-exec pipe: under valgrind, vfork is a fork
+ * and shares nothing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,14 +71,17 @@ int exec_failure_code(const char *stage, int err)
 	return !strcmp(stage, "exec") && (err == ENOENT || err == ENOTDIR) ? 127 : 126;
 }
 
-static __attribute__((noreturn)) void fail(int status_fd, const char *stage, int err)
+/* The report goes into the plan, which the agent sees if the memory is
+ * shared, and down the status pipe if there is one. */
+static __attribute__((noreturn)) void fail(struct spawn_plan *p, int status_fd, const char *stage,
+					   int err)
 {
-	struct exec_report r;
+	struct exec_report *r = &p->report;
 
-	memset(&r, 0, sizeof(r));
-	strncpy(r.stage, stage, sizeof(r.stage) - 1);
-	r.err = err;
-	(void)!write(status_fd, &r, sizeof(r));
+	strncpy(r->stage, stage, sizeof(r->stage) - 1);
+	r->err = err;
+	if (status_fd >= 0)
+		(void)!write(status_fd, r, sizeof(*r));
 	_exit(exec_failure_code(stage, err));
 }
 
@@ -85,8 +94,16 @@ static void set_stdio(const struct spawn_plan *p)
 	dup2(p->stderr_fd, 2);
 }
 
-static int become_user(const struct creds *c)
+static bool same_creds(const struct creds *a, const struct creds *b)
 {
+	return a->uid == b->uid && a->gid == b->gid && a->ngroups == b->ngroups &&
+	       !memcmp(a->groups, b->groups, (size_t)a->ngroups * sizeof(a->groups[0]));
+}
+
+static int become_user(const struct spawner *sp, const struct creds *c)
+{
+	if (sp->self_known && same_creds(c, &sp->self))
+		return 0;
 	if (syscall(SYS_setgroups, (long)c->ngroups, c->groups) < 0)
 		return -1;
 	if (syscall(SYS_setresgid, (long)c->gid, (long)c->gid, (long)c->gid) < 0)
@@ -148,37 +165,45 @@ static int exec_search(char *const *argv, char **envp)
 	return denied ? EACCES : err;
 }
 
+static void set_umask(const struct spawn_plan *p)
+{
+	mode_t want = (mode_t)(p->umask >= 0 ? p->umask : 022);
+
+	if (!p->spawner->self_known || want != p->spawner->self_umask)
+		umask(want);
+}
+
 static __attribute__((noreturn)) void run_child(struct spawn_plan *p)
 {
 	const struct task_spec *s = p->spec;
-	int status = 3;
+	int status = p->status_fd;
 
 	p->child_shared_memory = true;
 	reset_signal_mask();
 	/* First, so everything the child does is accounted to its group. */
 	if (p->cgroup_fd >= 0 && !p->born_in_cgroup && cg_enter(p->cgroup_fd) < 0)
-		fail(p->status_fd, "cgroup", errno);
+		fail(p, status, "cgroup", errno);
 	setsid();
 	set_stdio(p);
 	if (p->pty && ioctl(0, TIOCSCTTY, 0) < 0)
-		fail(p->status_fd, "pty", errno);
-	if (p->status_fd != status && dup3(p->status_fd, status, O_CLOEXEC) < 0)
-		status = p->status_fd;
-	close_fds_from(status + 1);
-	umask((mode_t)(p->umask >= 0 ? p->umask : 022));
+		fail(p, status, "pty", errno);
+	if (status >= 0 && status != 3 && dup3(status, 3, O_CLOEXEC) == 3)
+		status = 3;
+	close_fds_from(status >= 3 ? status + 1 : 3);
+	set_umask(p);
 	if (set_rlimits(s) < 0)
-		fail(status, "rlimit", errno);
+		fail(p, status, "rlimit", errno);
 	if (p->cwd && chdir(p->cwd) < 0)
-		fail(status, "cwd", errno);
+		fail(p, status, "cwd", errno);
 	/* Installed while still privileged, so no_new_privs is not forced on
 	 * the task; the filter stays across the user switch and exec. */
 	if (p->seccomp && seccomp_install(p->seccomp) < 0)
-		fail(status, "seccomp", errno);
-	if (become_user(p->creds) < 0)
-		fail(status, "user", errno);
+		fail(p, status, "seccomp", errno);
+	if (become_user(p->spawner, p->creds) < 0)
+		fail(p, status, "user", errno);
 	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fail(status, "no_new_privs", errno);
-	fail(status, "exec", exec_search(p->argv, p->envp));
+		fail(p, status, "no_new_privs", errno);
+	fail(p, status, "exec", exec_search(p->argv, p->envp));
 }
 
 static void run_child_entry(void *plan)
@@ -214,7 +239,7 @@ static long clone3_run(struct clone_args *ca, void (*fn)(void *), void *arg)
 
 /* -1 with errno ENOSYS when this kernel (or valgrind) cannot: the caller
  * falls back to vfork. */
-static pid_t clone_into_cgroup(struct spawner *sp, struct spawn_plan *p)
+static pid_t clone_vm(struct spawner *sp, struct spawn_plan *p)
 {
 	if (!sp->stack) {
 		void *st = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
@@ -224,14 +249,15 @@ static pid_t clone_into_cgroup(struct spawner *sp, struct spawn_plan *p)
 		sp->stack = st;
 		sp->stack_size = SPAWN_STACK;
 	}
+	bool into = p->cgroup_fd >= 0;
 	struct clone_args ca = {
-	    .flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP,
+	    .flags = CLONE_VM | CLONE_VFORK | (into ? CLONE_INTO_CGROUP : 0),
 	    .exit_signal = SIGCHLD,
 	    .stack = (uint64_t)(uintptr_t)sp->stack,
 	    .stack_size = sp->stack_size,
-	    .cgroup = (uint64_t)p->cgroup_fd,
+	    .cgroup = into ? (uint64_t)p->cgroup_fd : 0,
 	};
-	p->born_in_cgroup = true;
+	p->born_in_cgroup = into;
 	long r = clone3_run(&ca, run_child_entry, p);
 	if (r >= 0)
 		return (pid_t)r;
@@ -243,7 +269,7 @@ static pid_t clone_into_cgroup(struct spawner *sp, struct spawn_plan *p)
 	return -1;
 }
 #else
-static pid_t clone_into_cgroup(struct spawner *sp, struct spawn_plan *p)
+static pid_t clone_vm(struct spawner *sp, struct spawn_plan *p)
 {
 	(void)p;
 	sp->no_clone3 = true;
@@ -252,19 +278,87 @@ static pid_t clone_into_cgroup(struct spawner *sp, struct spawn_plan *p)
 }
 #endif
 
-pid_t spawn_child(struct spawner *sp, struct spawn_plan *p)
+/* Where vfork shares the agent's memory the child's report is already in
+ * the plan. Where it is a fork (valgrind), wait a bounded while for the
+ * report or for the EOF that close-on-exec gives: the child only makes
+ * local system calls. */
+static void read_status_pipe(struct spawn_plan *p, int fd)
 {
-	p->born_in_cgroup = false;
-	p->child_shared_memory = false;
-	if (p->cgroup_fd >= 0 && !sp->no_clone3) {
-		pid_t pid = clone_into_cgroup(sp, p);
-		if (pid >= 0 || !sp->no_clone3)
-			return pid;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct exec_report r;
+
+	if (p->child_shared_memory)
+		return;
+	for (;;) {
+		int n = poll(&pfd, 1, EXEC_STATUS_WAIT_MS);
+		if (n == 0) {
+			p->report_late = true;
+			return;
+		}
+		if (n > 0 || errno != EINTR)
+			break;
 	}
+	ssize_t got;
+	do
+		got = read(fd, &r, sizeof(r));
+	while (got < 0 && errno == EINTR);
+	if (got == (ssize_t)sizeof(r)) {
+		r.stage[sizeof(r.stage) - 1] = 0;
+		p->report = r;
+	}
+}
+
+static pid_t vfork_with_status_pipe(struct spawn_plan *p)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	p->status_fd = fds[1];
 	pid_t pid = vfork();
 	if (pid == 0)
 		run_child(p);
+	int err = errno;
+	close(fds[1]);
+	p->status_fd = -1;
+	if (pid > 0)
+		read_status_pipe(p, fds[0]);
+	close(fds[0]);
+	errno = err;
 	return pid;
+}
+
+pid_t spawn_child(struct spawner *sp, struct spawn_plan *p)
+{
+	memset(&p->report, 0, sizeof(p->report));
+	p->report_late = false;
+	p->spawner = sp;
+	p->status_fd = -1;
+	p->born_in_cgroup = false;
+	p->child_shared_memory = false;
+	if (!sp->no_clone3) {
+		pid_t pid = clone_vm(sp, p);
+		if (pid >= 0 || !sp->no_clone3)
+			return pid;
+	}
+	return vfork_with_status_pipe(p);
+}
+
+void spawner_init(struct spawner *sp)
+{
+	uid_t ru = 0, eu = 0, su = 0;
+	gid_t rg = 0, eg = 0, sg = 0;
+	int n = getgroups(TASK_MAX_GROUPS, sp->self.groups);
+
+	sp->self_umask = umask(022);
+	umask(sp->self_umask);
+	/* Only a process whose real, effective and saved ids agree is spared
+	 * the set*id calls: they would change something otherwise. */
+	sp->self_known = n >= 0 && getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0 &&
+			 ru == eu && eu == su && rg == eg && eg == sg;
+	sp->self.uid = eu;
+	sp->self.gid = eg;
+	sp->self.ngroups = n < 0 ? 0 : n;
 }
 
 void spawner_free(struct spawner *sp)

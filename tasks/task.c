@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -22,9 +21,6 @@
 /* Bytes read from one pipe per wakeup, so one chatty task cannot starve
  * the loop; level-triggered epoll brings us back for the rest. */
 #define READ_BUDGET (1 << 20)
-
-/* See read_exec_status. */
-#define EXEC_STATUS_WAIT_MS 5000
 
 struct task_pipe {
 	struct watch w;
@@ -69,6 +65,7 @@ int tasks_init(struct agent *a)
 		return -1;
 	a->tasks->next_id = 1;
 	a->tasks->devnull = -1;
+	spawner_init(&a->tasks->spawner);
 	ringlog_pool_init(&a->tasks->pool, a->cfg.ring_budget);
 	if (strcmp(a->cfg.cgroup, "none") != 0)
 		cg_init(a, a->cfg.cgroup);
@@ -448,41 +445,24 @@ static void on_output(struct agent *a, struct watch *w, uint32_t events)
 
 /* ---- exec status ---- */
 
-/* vfork returns when the child exits, with its report already in the
- * status pipe, or when its exec has replaced its memory: past that point
- * exec cannot fail (only kill the child), but close-on-exec may not have
- * closed the pipe yet. So an empty pipe means started, and waiting for the
- * EOF would only cost a sleep. Where vfork does not suspend the parent
- * (valgrind runs it as fork: !shared), wait for the child a bounded while:
- * it only makes local system calls. */
-static void read_exec_status(struct agent *a, struct task *t, int fd, bool shared)
+/* spawn_child returns once the child has exec'd for good or exited, with
+ * any failure of a step before exec in the plan's report. */
+static void take_exec_report(struct agent *a, struct task *t, const struct spawn_plan *plan)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	struct exec_report r;
-	ssize_t n;
+	const struct exec_report *r = &plan->report;
 
-	for (int tries = 0;; tries++) {
-		n = read(fd, &r, sizeof(r));
-		if (n >= 0 || (errno != EINTR && errno != EAGAIN) || tries == 2)
-			break;
-		if (errno == EAGAIN && shared)
-			break;
-		if (errno == EAGAIN && poll(&pfd, 1, EXEC_STATUS_WAIT_MS) == 0) {
-			log_msg(a, LL_WARN, "task %llu (%s): no exec status after %d ms",
-				(unsigned long long)t->id, t->name, EXEC_STATUS_WAIT_MS);
-			break;
-		}
-	}
 	t->state = TASK_RUNNING; /* until the reaper says it exited */
-	if (n != (ssize_t)sizeof(r)) {
+	if (plan->report_late)
+		log_msg(a, LL_WARN, "task %llu (%s): no exec status after %d ms",
+			(unsigned long long)t->id, t->name, EXEC_STATUS_WAIT_MS);
+	if (!r->stage[0]) {
 		notify(a, t, TASK_EV_STARTED);
 		return;
 	}
-	r.stage[sizeof(r.stage) - 1] = 0;
-	snprintf(t->exec_stage, sizeof(t->exec_stage), "%s", r.stage);
-	t->exec_errno = r.err;
+	snprintf(t->exec_stage, sizeof(t->exec_stage), "%s", r->stage);
+	t->exec_errno = r->err;
 	log_msg(a, LL_WARN, "task %llu (%s): %s %s: %s", (unsigned long long)t->id, t->name,
-		r.stage, t->argv[0], strerror(r.err));
+		r->stage, t->argv[0], strerror(r->err));
 	notify(a, t, TASK_EV_EXEC_FAILED);
 }
 
@@ -683,14 +663,13 @@ static struct task *alloc_task(struct agent *a, const struct task_spec *s)
 }
 
 struct fds {
-	int in_r, in_w, out_r, out_w, err_r, err_w, st_r, st_w;
+	int in_r, in_w, out_r, out_w, err_r, err_w;
 	int borrowed; /* the table's /dev/null: close_fds leaves it open */
 };
 
 static void close_fds(struct fds *f)
 {
-	int *all[] = {&f->in_r,	 &f->in_w,  &f->out_r, &f->out_w,
-		      &f->err_r, &f->err_w, &f->st_r,  &f->st_w};
+	int *all[] = {&f->in_r, &f->in_w, &f->out_r, &f->out_w, &f->err_r, &f->err_w};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i] >= 0 && *all[i] != f->borrowed)
 			close(*all[i]);
@@ -735,15 +714,10 @@ static int open_fds(struct task_table *tt, const struct task_spec *s, struct fds
 {
 	int p[2];
 
-	f->in_r = f->in_w = f->out_r = f->out_w = f->err_r = f->err_w = f->st_r = f->st_w = -1;
+	f->in_r = f->in_w = f->out_r = f->out_w = f->err_r = f->err_w = -1;
 	f->borrowed = -1;
-	if (s->stdin_mode == STDIN_PTY) {
-		if (open_pty(s, f) < 0 || pipe2(p, O_CLOEXEC) < 0)
-			return -1;
-		f->st_r = p[0], f->st_w = p[1];
-		fcntl(f->st_r, F_SETFL, O_NONBLOCK);
-		return 0;
-	}
+	if (s->stdin_mode == STDIN_PTY)
+		return open_pty(s, f);
 	if (s->stdin_mode == STDIN_PIPE) {
 		if (pipe2(p, O_CLOEXEC) < 0)
 			return -1;
@@ -758,12 +732,8 @@ static int open_fds(struct task_table *tt, const struct task_spec *s, struct fds
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	f->err_r = p[0], f->err_w = p[1];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	f->st_r = p[0], f->st_w = p[1];
 	fcntl(f->out_r, F_SETFL, O_NONBLOCK);
 	fcntl(f->err_r, F_SETFL, O_NONBLOCK);
-	fcntl(f->st_r, F_SETFL, O_NONBLOCK);
 	return 0;
 }
 
@@ -883,7 +853,6 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 	    .stdin_fd = f.in_r,
 	    .stdout_fd = f.out_w,
 	    .stderr_fd = f.err_w,
-	    .status_fd = f.st_w,
 	    .seccomp = filter,
 	    .pty = s->stdin_mode == STDIN_PTY,
 	    .cgroup_fd = cgdir,
@@ -904,13 +873,11 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 	t->start_boot_ns = (uint64_t)start.boot_ns;
 	t->start_real_ns = (uint64_t)start.real_ns;
 	attach_fds(a, t, &f);
-	close(f.st_w); /* so a child that exec'd leaves EOF, not a held pipe */
-	f.st_w = -1;
+	close_fds(&f); /* the child's ends */
 	append_task(a, t);
 	log_msg(a, LL_INFO, "task %llu (%s) started: %s, pid %d", (unsigned long long)t->id,
 		t->name, t->argv[0], t->pid);
-	read_exec_status(a, t, f.st_r, plan.child_shared_memory);
-	close_fds(&f); /* the child's ends and the status pipe */
+	take_exec_report(a, t, &plan);
 	return t;
 }
 

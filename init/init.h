@@ -139,6 +139,7 @@ struct timer {
 	void (*on_fire)(struct agent *a, struct timer *t);
 	struct timer *next;
 	bool armed;
+	bool idle; /* armed with timer_when_idle */
 };
 
 #define BOOT_EVENTS_MAX 64
@@ -214,6 +215,10 @@ int loop_del(struct agent *a, struct watch *w);
 void loop_release(struct agent *a, struct watch *w);
 void timer_arm(struct agent *a, struct timer *t, uint64_t delay_ms);
 void timer_cancel(struct agent *a, struct timer *t);
+/* Fires t once the loop finds nothing else to do (an epoll_wait that
+ * returns no event): for work that prepares the next request, so that it
+ * is not in the way of one. */
+void timer_when_idle(struct agent *a, struct timer *t);
 __attribute__((noreturn)) void loop_run(struct agent *a);
 
 /* ---- boot (init/boot.c) ---- */

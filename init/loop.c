@@ -71,13 +71,26 @@ void timer_cancel(struct agent *a, struct timer *t)
 	t->next = NULL;
 }
 
-void timer_arm(struct agent *a, struct timer *t, uint64_t delay_ms)
+static void timer_insert(struct agent *a, struct timer *t, uint64_t deadline_ns, bool idle)
 {
 	timer_cancel(a, t);
-	t->deadline_ns = now_ns() + delay_ms * 1000000u;
+	t->deadline_ns = deadline_ns;
+	t->idle = idle;
 	t->armed = true;
 	t->next = a->timers;
 	a->timers = t;
+}
+
+void timer_arm(struct agent *a, struct timer *t, uint64_t delay_ms)
+{
+	timer_insert(a, t, now_ns() + delay_ms * 1000000u, false);
+}
+
+/* Due at once, so the next epoll_wait does not sleep; run_timers fires it
+ * only after an epoll_wait that found nothing. */
+void timer_when_idle(struct agent *a, struct timer *t)
+{
+	timer_insert(a, t, 0, true);
 }
 
 static int next_timeout_ms(struct agent *a)
@@ -97,14 +110,14 @@ static int next_timeout_ms(struct agent *a)
 }
 
 /* Fires one expired timer at a time: a handler may arm or cancel others. */
-static void run_timers(struct agent *a)
+static void run_timers(struct agent *a, bool idle)
 {
 	for (;;) {
 		uint64_t now = now_ns();
 		struct timer *due = NULL;
 
 		for (struct timer *t = a->timers; t; t = t->next) {
-			if (t->deadline_ns <= now) {
+			if (t->deadline_ns <= now && (idle || !t->idle)) {
 				due = t;
 				break;
 			}
@@ -139,7 +152,7 @@ void loop_run(struct agent *a)
 				w->on_event(a, w, evs[i].events);
 		}
 		free_released(a);
-		run_timers(a);
+		run_timers(a, n == 0);
 		free_released(a);
 	}
 }

@@ -16,6 +16,10 @@
 struct cgroup_state {
 	char base[CONFIG_PATH_MAX];
 	bool memory, pids, cpu; /* controllers the task groups get */
+	/* The group of the next task, made while the agent was idle (see
+	 * cg_prepare), and its directory; -1 when there is none. */
+	uint64_t spare_id;
+	int spare_fd;
 };
 
 static int write_file(const char *path, const char *text)
@@ -83,6 +87,7 @@ bool cg_init(struct agent *a, const char *base)
 	if (!cg)
 		return false;
 	snprintf(cg->base, sizeof(cg->base), "%s", base);
+	cg->spare_fd = -1;
 	cg->memory = delegate(parent, "memory") && delegate(base, "memory");
 	cg->pids = delegate(parent, "pids") && delegate(base, "pids");
 	cg->cpu = delegate(parent, "cpu") && delegate(base, "cpu");
@@ -147,10 +152,59 @@ static int apply_limits(const struct cgroup_state *cg, uint64_t id, const struct
 	return 0;
 }
 
+/* mkdir, then the directory's fd. openat: musl's open() adds an fcntl for
+ * O_CLOEXEC, for kernels older than any that has cgroup v2. */
+static int make_group(const struct cgroup_state *cg, uint64_t id, char *err, size_t errlen)
+{
+	char path[CONFIG_PATH_MAX + 64];
+
+	group_path(cg, id, NULL, path, sizeof(path));
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int fd = openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		rmdir(path);
+	}
+	return fd;
+}
+
+static void drop_spare(struct agent *a)
+{
+	struct cgroup_state *cg = a->cgroup;
+
+	if (!cg || cg->spare_fd < 0)
+		return;
+	close(cg->spare_fd);
+	cg->spare_fd = -1;
+	cg_remove(a, cg->spare_id);
+}
+
+void cg_prepare(struct agent *a, uint64_t id)
+{
+	struct cgroup_state *cg = a->cgroup;
+	char err[CONFIG_PATH_MAX + 128];
+
+	if (!cg || (cg->spare_fd >= 0 && cg->spare_id == id))
+		return;
+	drop_spare(a);
+	cg->spare_fd = make_group(cg, id, err, sizeof(err));
+	cg->spare_id = id;
+	if (cg->spare_fd < 0)
+		log_msg(a, LL_DEBUG, "cgroup: %s", err);
+}
+
+void cg_drop_spare(struct agent *a)
+{
+	drop_spare(a);
+}
+
 int cg_create(struct agent *a, uint64_t id, const struct cg_limits *l, char *err, size_t errlen)
 {
-	const struct cgroup_state *cg = a->cgroup;
-	char path[CONFIG_PATH_MAX + 64];
+	struct cgroup_state *cg = a->cgroup;
+	int fd;
 
 	if (!cg) {
 		if (!any_limit(l))
@@ -158,20 +212,17 @@ int cg_create(struct agent *a, uint64_t id, const struct cg_limits *l, char *err
 		snprintf(err, errlen, "cgroup limits need a cgroup2 hierarchy (none here)");
 		return -1;
 	}
-	group_path(cg, id, NULL, path, sizeof(path));
-	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
-		return -1;
+	if (cg->spare_fd >= 0 && cg->spare_id == id) {
+		fd = cg->spare_fd;
+		cg->spare_fd = -1;
+	} else {
+		drop_spare(a); /* made for an id a failed request used up */
+		fd = make_group(cg, id, err, errlen);
+		if (fd < 0)
+			return -1;
 	}
 	if (apply_limits(cg, id, l, err, errlen) < 0) {
-		rmdir(path);
-		return -1;
-	}
-	/* openat: musl's open() adds an fcntl for O_CLOEXEC, for kernels
-	 * older than any that has cgroup v2. */
-	int fd = openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		close(fd);
 		cg_remove(a, id);
 		return -1;
 	}

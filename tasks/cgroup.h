@@ -36,6 +36,14 @@ bool cg_init(struct agent *a, const char *base);
  * a limit cannot be applied, or -2 when cgroups are off and no limit was
  * asked for (the task runs without a group). */
 int cg_create(struct agent *a, uint64_t id, const struct cg_limits *l, char *err, size_t errlen);
+/* Makes the group of the task that will get `id` ahead of time, for
+ * cg_create to take: called when the agent is idle, so that the mkdir
+ * (tens of microseconds for the kernel's files of a group) is not on the
+ * way from `run` to the task's exec. The group is visible, empty, until
+ * then. Without effect when it exists or cgroups are off. */
+void cg_prepare(struct agent *a, uint64_t id);
+/* Removes a group cg_prepare made that no task took. */
+void cg_drop_spare(struct agent *a);
 /* The calling process joins the group (system calls only: safe in a vfork
  * child). */
 int cg_enter(int dir_fd);

@@ -343,15 +343,8 @@ fail:
 	return -1;
 }
 
-/* Least recently used slot goes first; a slot with len 0 is empty. */
-static struct {
-	struct seccomp_spec key;
-	struct seccomp_prog prog;
-	unsigned long used;
-} cache[SECCOMP_CACHE_SLOTS];
-static unsigned long cache_clock;
-
-const struct seccomp_prog *seccomp_prog_for(const struct seccomp_spec *s, char *err, size_t errlen)
+const struct seccomp_prog *seccomp_prog_for(struct seccomp_cache *c, const struct seccomp_spec *s,
+					    char *err, size_t errlen)
 {
 	struct seccomp_prog p;
 	size_t victim = 0;
@@ -359,20 +352,27 @@ const struct seccomp_prog *seccomp_prog_for(const struct seccomp_spec *s, char *
 	/* Whole-struct compare: bytes after a name's NUL are zero in specs
 	 * filled by seccomp_spec_add; anything else only costs a miss. */
 	for (size_t i = 0; i < SECCOMP_CACHE_SLOTS; i++) {
-		if (cache[i].prog.len && memcmp(&cache[i].key, s, sizeof(*s)) == 0) {
-			cache[i].used = ++cache_clock;
-			return &cache[i].prog;
+		if (c->slot[i].prog.len && memcmp(&c->slot[i].key, s, sizeof(*s)) == 0) {
+			c->slot[i].used = ++c->clock;
+			return &c->slot[i].prog;
 		}
-		if (cache[i].used < cache[victim].used)
+		if (c->slot[i].used < c->slot[victim].used)
 			victim = i;
 	}
 	if (seccomp_compile(s, &p, err, errlen) != 0)
 		return NULL;
-	seccomp_prog_free(&cache[victim].prog);
-	cache[victim].key = *s;
-	cache[victim].prog = p;
-	cache[victim].used = ++cache_clock;
-	return &cache[victim].prog;
+	seccomp_prog_free(&c->slot[victim].prog);
+	c->slot[victim].key = *s;
+	c->slot[victim].prog = p;
+	c->slot[victim].used = ++c->clock;
+	return &c->slot[victim].prog;
+}
+
+void seccomp_cache_free(struct seccomp_cache *c)
+{
+	for (size_t i = 0; i < SECCOMP_CACHE_SLOTS; i++)
+		seccomp_prog_free(&c->slot[i].prog);
+	memset(c, 0, sizeof(*c));
 }
 
 int seccomp_install(const struct seccomp_prog *p)

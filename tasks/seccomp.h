@@ -67,13 +67,26 @@ struct seccomp_prog {
  * Returns 0, or -1 with errno and a reason in err. */
 int seccomp_compile(const struct seccomp_spec *s, struct seccomp_prog *p, char *err, size_t errlen);
 
-/* seccomp_compile behind a cache of the last SECCOMP_CACHE_SLOTS distinct
- * specs: the default profile takes about 2 ms to compile with the static
- * musl libseccomp (three ABIs), and a repeated spec then costs a memcmp.
- * The program belongs to the cache: do not free it; it stays valid at least
- * until the next call. NULL with errno and a reason in err on failure. */
+/* The last SECCOMP_CACHE_SLOTS distinct specs and their programs: the
+ * default profile takes about 2 ms to compile with the static musl
+ * libseccomp (three ABIs), and a repeated spec then costs a memcmp. Fields
+ * are private; zero-initialise, and seccomp_cache_free when done. */
 #define SECCOMP_CACHE_SLOTS 4
-const struct seccomp_prog *seccomp_prog_for(const struct seccomp_spec *s, char *err, size_t errlen);
+struct seccomp_cache {
+	struct {
+		struct seccomp_spec key;
+		struct seccomp_prog prog; /* len 0: an empty slot */
+		unsigned long used;	  /* least recently used goes first */
+	} slot[SECCOMP_CACHE_SLOTS];
+	unsigned long clock;
+};
+
+/* seccomp_compile behind the cache. The program belongs to the cache: do
+ * not free it; it stays valid at least until the next call. NULL with errno
+ * and a reason in err on failure. */
+const struct seccomp_prog *seccomp_prog_for(struct seccomp_cache *c, const struct seccomp_spec *s,
+					    char *err, size_t errlen);
+void seccomp_cache_free(struct seccomp_cache *c);
 
 /* Loads p on the calling thread. No allocation, no libc state: safe in a
  * vfork child. Returns 0 or -1 with errno (EINVAL: kernel without

@@ -39,6 +39,7 @@ struct task_private {
 	struct watch tomb;    /* fd -1: frees the task after the current batch */
 	struct watch stdin_w; /* a dup of stdin_fd, watched while stdin is full */
 	bool stdin_watched;
+	size_t meta_bytes; /* what the task's record costs the ring budget */
 };
 
 struct task_table {
@@ -47,8 +48,14 @@ struct task_table {
 	uint64_t next_id;
 	unsigned live;
 	struct ringlog_pool pool;
+	/* The records of listed tasks (argv included), counted against the
+	 * ring budget with the rings: an exited task with a small ring and a
+	 * long command line would otherwise be nearly free to keep. */
+	size_t meta_used;
 	struct spawner spawner;
+	struct seccomp_cache seccomp;
 	int devnull;
+	struct timer prepare; /* idle: make the next task's cgroup */
 };
 
 static void unwatch_stdin(struct agent *a, struct task *t);
@@ -56,6 +63,18 @@ static void unwatch_stdin(struct agent *a, struct task *t);
 static struct task_table *table(struct agent *a)
 {
 	return a->tasks;
+}
+
+static void on_idle_prepare(struct agent *a, struct timer *t)
+{
+	(void)t;
+	cg_prepare(a, table(a)->next_id);
+}
+
+static void prepare_next(struct agent *a)
+{
+	if (a->cgroup)
+		timer_when_idle(a, &table(a)->prepare);
 }
 
 int tasks_init(struct agent *a)
@@ -67,8 +86,10 @@ int tasks_init(struct agent *a)
 	a->tasks->devnull = -1;
 	spawner_init(&a->tasks->spawner);
 	ringlog_pool_init(&a->tasks->pool, a->cfg.ring_budget);
+	a->tasks->prepare.on_fire = on_idle_prepare;
 	if (strcmp(a->cfg.cgroup, "none") != 0)
 		cg_init(a, a->cfg.cgroup);
+	prepare_next(a);
 	return 0;
 }
 
@@ -156,7 +177,7 @@ void tasks_unlisten(struct agent *a, struct tasks_listener *l)
 
 void tasks_ring_budget(struct agent *a, size_t *used, size_t *limit, size_t *rings)
 {
-	*used = ringlog_pool_used(&table(a)->pool);
+	*used = ringlog_pool_used(&table(a)->pool) + table(a)->meta_used;
 	*limit = ringlog_pool_limit(&table(a)->pool);
 	*rings = ringlog_pool_rings(&table(a)->pool);
 }
@@ -520,6 +541,7 @@ static void destroy_task(struct agent *a, struct task *t)
 		close(t->stdin_fd);
 	ringlog_destroy(t->ring);
 	t->ring = NULL;
+	table(a)->meta_used -= t->priv->meta_bytes;
 	cg_remove(a, t->id);
 	if (t == a->main_task)
 		a->main_task = NULL; /* its status is kept in a->main_status */
@@ -536,13 +558,26 @@ int task_remove(struct agent *a, struct task *t)
 	return 0;
 }
 
-/* The budget is shared by every ring: make room by evicting the oldest
- * exited tasks, never a live one. */
-static int make_ring(struct agent *a, size_t size, struct ringlog **out)
+/* Whether a ring of `size` and a record of `meta` bytes fit the budget. */
+static bool budget_fits(struct task_table *tt, size_t size, size_t meta)
+{
+	size_t used = ringlog_pool_used(&tt->pool) + tt->meta_used;
+	size_t limit = ringlog_pool_limit(&tt->pool);
+	size_t need = ringlog_footprint(size);
+
+	/* Written as subtractions so nothing near SIZE_MAX overflows. */
+	return used <= limit && need <= limit - used && meta <= limit - used - need;
+}
+
+/* The budget is shared by every ring and task record: make room by
+ * evicting the oldest exited tasks, never a live one. */
+static int make_ring(struct agent *a, size_t size, size_t meta, struct ringlog **out)
 {
 	struct task_table *tt = table(a);
 
-	while (!ringlog_pool_fits(&tt->pool, size)) {
+	if (!ringlog_footprint(size))
+		return -EINVAL;
+	while (!budget_fits(tt, size, meta)) {
 		struct task *victim = NULL;
 		for (struct task *t = tt->head; t; t = t->next)
 			if (t->state == TASK_DONE && t != a->main_task) {
@@ -630,6 +665,17 @@ static char **build_env(const struct task_spec *s, const struct creds *c, char *
 	return env;
 }
 
+/* Roughly what the task's record holds in the agent: malloc's own
+ * overhead is not counted. */
+static void record_meta_bytes(struct task *t)
+{
+	size_t n = sizeof(*t) + sizeof(*t->priv) + sizeof(char *);
+
+	for (char **v = t->argv; *v; v++)
+		n += sizeof(char *) + strlen(*v) + 1;
+	t->priv->meta_bytes = n;
+}
+
 static struct task *alloc_task(struct agent *a, const struct task_spec *s)
 {
 	struct task *t = calloc(1, sizeof(*t));
@@ -644,6 +690,7 @@ static struct task *alloc_task(struct agent *a, const struct task_spec *s)
 		return NULL;
 	}
 	t->id = table(a)->next_id++;
+	record_meta_bytes(t);
 	if (s->name)
 		snprintf(t->name, sizeof(t->name), "%s", s->name);
 	else
@@ -768,6 +815,7 @@ static void append_task(struct agent *a, struct task *t)
 		tt->head = t;
 	tt->tail = t;
 	tt->live++;
+	tt->meta_used += t->priv->meta_bytes;
 }
 
 static int check_spec(struct agent *a, const struct task_spec *s, char *err, size_t errlen)
@@ -805,7 +853,8 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 		return NULL;
 	const struct seccomp_prog *filter = NULL;
 	*code = "bad_argument";
-	if (s->seccomp.enabled && !(filter = seccomp_prog_for(&s->seccomp, err, errlen)))
+	if (s->seccomp.enabled &&
+	    !(filter = seccomp_prog_for(&table(a)->seccomp, &s->seccomp, err, errlen)))
 		return NULL;
 	*code = "no_memory";
 	t = alloc_task(a, s);
@@ -814,7 +863,7 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 		return NULL;
 	}
 	size_t ring = s->ring_size ? s->ring_size : a->cfg.ring_size;
-	int r = make_ring(a, ring, &t->ring);
+	int r = make_ring(a, ring, t->priv->meta_bytes, &t->ring);
 	if (r < 0) {
 		*code = r == -ENOSPC ? "ring_budget" : r == -EINVAL ? "bad_argument" : "no_memory";
 		snprintf(err, errlen, "cannot make a %zu-byte ring: %s", ring,
@@ -878,6 +927,7 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 	log_msg(a, LL_INFO, "task %llu (%s) started: %s, pid %d", (unsigned long long)t->id,
 		t->name, t->argv[0], t->pid);
 	take_exec_report(a, t, &plan);
+	prepare_next(a);
 	return t;
 }
 
@@ -900,10 +950,13 @@ int task_cgroup_stats(struct agent *a, const struct task *t, struct cg_stats *st
 
 void tasks_cleanup(struct agent *a)
 {
-	if (a->tasks)
+	if (a->tasks) {
 		spawner_free(&table(a)->spawner);
+		seccomp_cache_free(&table(a)->seccomp);
+	}
 	if (!a->cgroup || !a->tasks)
 		return;
+	cg_drop_spare(a);
 	for (struct task *t = table(a)->head; t; t = t->next)
 		cg_remove(a, t->id);
 	rmdir(a->cfg.cgroup);

@@ -43,6 +43,27 @@ def test(fn):
     return fn
 
 
+
+def remove_group(path, timeout=10):
+    """rmdir a cgroup, first killing its processes (cgroup.kill) and waiting
+    a bounded while for them to be gone: rmdir fails on a populated group."""
+    try:
+        with open(os.path.join(path, "cgroup.kill"), "w") as f:
+            f.write("1")
+    except OSError:
+        pass
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+
 class Agent:
     """One taskinit booted in its own namespaces. `main` is the main task's
     argv (inside the namespace root); `keys` are extra task.* words; `netns`
@@ -140,22 +161,18 @@ class Agent:
 
     def remove_cgroups(self):
         """An agent that was killed leaves its task groups behind on the
-        host's cgroup2 hierarchy: remove them (empty once it is gone)."""
+        host's cgroup2 hierarchy: kill what is left in them (the namespace's
+        processes may still be dying) and remove them once empty."""
         for line in open("/proc/self/mountinfo"):
             parts = line.split()
             if "cgroup2" in parts[parts.index("-") + 1:parts.index("-") + 2]:
                 base = os.path.join(parts[4], "taskinit-test-" + os.path.basename(self.work))
                 if os.path.isdir(base):
-                    for d in os.listdir(base):
-                        if os.path.isdir(os.path.join(base, d)):
-                            try:
-                                os.rmdir(os.path.join(base, d))
-                            except OSError:
-                                pass
-                    try:
-                        os.rmdir(base)
-                    except OSError:
-                        pass
+                    groups = [os.path.join(base, d) for d in os.listdir(base)
+                              if os.path.isdir(os.path.join(base, d))]
+                    for g in groups:
+                        remove_group(g)
+                    remove_group(base)
 
     def log(self):
         with open(self.out_path, "rb") as f:

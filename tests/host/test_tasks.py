@@ -320,6 +320,27 @@ def test_thousand_short_tasks(a):
     eq(len(set(ids)), 1000, "distinct ids")
 
 
+@with_agent(keys=["task.ring_size=4096", "task.ring_budget=1M"])
+def test_exited_tasks_records_count_against_the_ring_budget(a):
+    """Each kept task's record (its argv included) is charged to the ring
+    budget, so exited tasks with tiny rings and long command lines are
+    evicted like any others instead of piling up without bound."""
+    pad = "x" * 30000
+    with a.connect(timeout=120) as s:
+        f = s.makefile("rb")
+        for i in range(60):
+            s.sendall(b"run --name big%d -- /bin/true %s\nwait big%d\n" % (i, pad.encode(), i))
+            check(json.loads(f.readline()).get("ok"), "run %d" % i)
+            eq(json.loads(f.readline())["task"]["exit"]["status"], 0, "exit %d" % i)
+    st = a.request("stats")["ring_budget"]
+    check(st["used"] <= st["limit"], "budget kept: %r" % st)
+    names = [t["name"] for t in a.request("ps")["tasks"] if t["name"].startswith("big")]
+    # 60 records of ~30 KB plus 4 KiB rings cannot fit in 1 MiB: the oldest went.
+    check(10 < len(names) < 35, "kept %d of 60" % len(names))
+    eq(names[-1], "big59", "the newest is kept")
+    check("big0" not in names, "the oldest was evicted")
+
+
 @with_agent()
 def test_spawn_options_env_cwd_user_umask_rlimits(a):
     script = ("echo FOO=$FOO; echo BAR=${BAR-unset}; pwd; id -u; id -g; id -G; umask; "

@@ -707,20 +707,21 @@ static void child_install_b(void)
  * once, and survives eviction of older specs. */
 static void test_prog_cache(void)
 {
+	static struct seccomp_cache cache;
 	struct seccomp_spec a = {0}, b = {0}, other[SECCOMP_CACHE_SLOTS];
 	double t0, t1, t2;
 
 	CHECK_EQ_INT(seccomp_spec_add(&a, "--seccomp", "default", err, sizeof(err)), 0);
 	CHECK_EQ_INT(seccomp_spec_add(&b, "--seccomp-deny", "uname", err, sizeof(err)), 0);
 	t0 = now_us();
-	cached_a = seccomp_prog_for(&a, err, sizeof(err));
+	cached_a = seccomp_prog_for(&cache, &a, err, sizeof(err));
 	t1 = now_us();
-	CHECK(seccomp_prog_for(&a, err, sizeof(err)) == cached_a);
+	CHECK(seccomp_prog_for(&cache, &a, err, sizeof(err)) == cached_a);
 	t2 = now_us();
 	printf("info: default profile: compile %.0f us, cache hit %.1f us\n", t1 - t0, t2 - t1);
-	cached_b = seccomp_prog_for(&b, err, sizeof(err));
+	cached_b = seccomp_prog_for(&cache, &b, err, sizeof(err));
 	CHECK(cached_a != NULL && cached_b != NULL && cached_a != cached_b);
-	CHECK(seccomp_prog_for(&a, err, sizeof(err)) == cached_a);
+	CHECK(seccomp_prog_for(&cache, &a, err, sizeof(err)) == cached_a);
 	in_child(child_install_a);
 	in_child(child_install_b);
 	/* Enough other specs to evict both; then a and b compile afresh
@@ -731,16 +732,16 @@ static void test_prog_cache(void)
 		CHECK_EQ_INT(
 		    seccomp_spec_add(&other[i], "--seccomp-deny", names[i % 4], err, sizeof(err)),
 		    0);
-		CHECK(seccomp_prog_for(&other[i], err, sizeof(err)) != NULL);
+		CHECK(seccomp_prog_for(&cache, &other[i], err, sizeof(err)) != NULL);
 	}
-	cached_a = seccomp_prog_for(&a, err, sizeof(err));
-	cached_b = seccomp_prog_for(&b, err, sizeof(err));
+	cached_a = seccomp_prog_for(&cache, &a, err, sizeof(err));
+	cached_b = seccomp_prog_for(&cache, &b, err, sizeof(err));
 	CHECK(cached_a != NULL && cached_b != NULL);
 	in_child(child_install_a);
 	in_child(child_install_b);
 	/* A bad spec is an error, not a cached empty program. */
 	struct seccomp_spec bad = {.enabled = true, .profile = "nope"};
-	CHECK(seccomp_prog_for(&bad, err, sizeof(err)) == NULL);
+	CHECK(seccomp_prog_for(&cache, &bad, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "unknown profile") != NULL);
 }
 

@@ -142,11 +142,11 @@ fuzz: deps $(FUZZERS)
 
 # The bare spawn loop baseline of task_bench.py and its round trip client:
 # static musl, like taskinit.
-$(BUILD)/bench/spawn_loop $(BUILD)/bench/rt_client: $(BUILD)/bench/%: tests/bench/%.c
+$(BUILD)/bench/spawn_loop $(BUILD)/bench/rt_client $(BUILD)/bench/rt_floor: $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(MUSL_CC) $(COMMON) -O2 -static $< -o $@
 
-bench: deps $(BUILD)/taskinit $(BENCHES) $(BUILD)/bench/spawn_loop $(BUILD)/bench/rt_client $(BENCH_BINS)
+bench: deps $(BUILD)/taskinit $(BENCHES) $(BUILD)/bench/spawn_loop $(BUILD)/bench/rt_client $(BUILD)/bench/rt_floor $(BENCH_BINS)
 	@for b in $(BENCHES); do $$b || exit 1; done
 	tests/bench/boot_bench.py $(BUILD)/taskinit
 	tests/bench/task_bench.py $(BUILD)/taskinit $(BUILD)/bench/spawn_loop

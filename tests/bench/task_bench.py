@@ -26,7 +26,11 @@ N is the exec round trip count (default 1000), GIB the capture size in GiB
    spawn_loop's fork+setup and vfork+setup rows add the syscalls taskinit's
    child makes before exec. spawn_loop is also run with 64 MiB of touched
    heap (the default ring budget, full) to show what fork costs a grown
-   agent.
+   agent. Beside both, rt_floor (tests/bench/rt_floor.c): the same round
+   trips against a minimal server that only makes the pipes, vforks,
+   and answers from epoll + signalfd: the part any capturing agent pays.
+   Then the round trips again (N/2, no Python rows) with task.cgroup=none,
+   and with taskinit and everything it runs pinned to one CPU.
 3. idle cost: VmRSS of taskinit before and after starting 200 sleeping
    tasks with --ring-size 4096.
 """
@@ -101,12 +105,20 @@ def build_true(io):
 
 
 class Taskinit:
-    def __init__(self, binary, io):
+    def __init__(self, binary, io, keys=(), cpus=None):
+        """keys: more task.* options; cpus: a CPU set for taskinit and all
+        its tasks (inherited from this process, pinned around the start)."""
         shutil.copy(binary, os.path.join(io, "taskinit"))
         self.sock = os.path.join(io, "ctl.sock")
-        self.p = start(io, "/io/taskinit", ["task.control_unix=/io/ctl.sock",
-                                            "task.control_port=0", "task.log_level=warn",
-                                            "--", "/bin/sleep", "100000"])
+        mine = os.sched_getaffinity(0)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+        try:
+            self.p = start(io, "/io/taskinit", ["task.control_unix=/io/ctl.sock",
+                                                "task.control_port=0", "task.log_level=warn",
+                                                *keys, "--", "/bin/sleep", "100000"])
+        finally:
+            os.sched_setaffinity(0, mine)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -209,15 +221,15 @@ def task_output(c, tid):
         out += line + b"\n"
 
 
-def spawn_loop_task(c, args):
-    """spawn_loop run as a task of the same taskinit (same namespace); its
-    raw samples per method."""
-    r = c.ask("run --ring-size 1M -- /io/spawn_loop -r %s" % " ".join(args))
+def raw_samples_task(c, argv):
+    """A benchmark program run as a task of the same taskinit; its `raw
+    NAME US...` lines."""
+    r = c.ask("run --ring-size 1M -- %s" % " ".join(argv))
     w = c.ask("wait %d" % r["id"])
     out = task_output(c, r["id"])
     c.ask("rm %d" % r["id"])
     if w["task"]["exit"]["status"] != 0:
-        raise RuntimeError("spawn_loop failed: %s\n%s" % (w, out))
+        raise RuntimeError("%s failed: %s\n%s" % (argv[0], w, out))
     samples = {}
     for line in out.splitlines():
         f = line.split()
@@ -227,46 +239,70 @@ def spawn_loop_task(c, args):
 
 
 def client_task(c, k, true_path):
-    """rt_client run as a task of the same taskinit: k timed run+wait round
-    trips over the control socket, and k pipelined ones."""
-    r = c.ask("run --ring-size 1M -- /io/rt_client /io/ctl.sock %d %s" % (k, true_path))
-    w = c.ask("wait %d" % r["id"])
-    out = task_output(c, r["id"])
-    c.ask("rm %d" % r["id"])
-    if w["task"]["exit"]["status"] != 0:
-        raise RuntimeError("rt_client failed: %s\n%s" % (w, out))
-    samples = {}
-    for line in out.splitlines():
-        f = line.split()
-        if f and f[0] == "raw":
-            samples[f[1]] = [float(x) for x in f[2:]]
-    return samples["rt"], samples["piped"]
+    """rt_client: k timed run+wait round trips over the control socket, and
+    k pipelined ones."""
+    s = raw_samples_task(c, ["/io/rt_client", "/io/ctl.sock", str(k), true_path])
+    return s["rt"], s["piped"]
 
 
-def bench_roundtrip(ti, true_path, n, chunks=10):
+def floor_task(c, k, true_path):
+    """rt_floor: the same k round trips against a minimal server."""
+    s = raw_samples_task(c, ["/io/rt_floor", str(k), true_path])
+    return s["rt"], s["piped"]
+
+
+def bench_roundtrip(ti, true_path, n, chunks=10, python=True):
     """Chunks of n/chunks round trips by the C client (each one sequential
-    run+wait, then one pipelined), then n/chunks by this script (for the
-    time inside taskinit and the cost of a Python client), then spawn_loop
-    for n/chunks spawns per method, so all see the same machine."""
+    run+wait, then one pipelined), then as many against rt_floor's minimal
+    server, then n/chunks by this script (for the time inside taskinit and
+    the cost of a Python client), then spawn_loop for n/chunks spawns per
+    method, so all see the same machine."""
     c = ti.c
     k = max(1, n // chunks)
     for _ in range(max(5, n // 20)):  # warm-up
         timed_task(c, [true_path], "1M")
-    total, piped, py, agent, base = [], [], [], [], {}
+    res = {"total": [], "piped": [], "floor": [], "floor_piped": [], "py": [], "agent": [],
+           "base": {}}
     for _ in range(chunks):
         rt, pp = client_task(c, k, true_path)
-        total.extend(rt)
-        piped.extend(pp)
-        for _ in range(k):
+        res["total"].extend(rt)
+        res["piped"].extend(pp)
+        rt, pp = floor_task(c, k, true_path)
+        res["floor"].extend(rt)
+        res["floor_piped"].extend(pp)
+        for _ in range(k if python else 0):
             dt, task = timed_task(c, [true_path], "1M")
             if task["exit"]["status"] != 0:
                 raise RuntimeError("true failed: %s" % task)
-            py.append(dt * 1e6)
-            agent.append((task["exit"]["end_boot_ns"] - task["start_boot_ns"]) / 1e3)
-        for m, xs in spawn_loop_task(c, [str(k), true_path]).items():
-            base.setdefault(m, []).extend(xs)
-    big = spawn_loop_task(c, ["-b", "64", str(max(100, n // 4)), true_path])
-    return total, agent, piped, py, base, big
+            res["py"].append(dt * 1e6)
+            res["agent"].append((task["exit"]["end_boot_ns"] - task["start_boot_ns"]) / 1e3)
+        for m, xs in raw_samples_task(c, ["/io/spawn_loop", "-r", str(k), true_path]).items():
+            res["base"].setdefault(m, []).extend(xs)
+    return res
+
+
+def row(xs):
+    return statistics.median(xs), pct(xs, 0.9)
+
+
+def print_roundtrip(res, what):
+    """The short table of one configuration: bare loop, floor, taskinit."""
+    base = res["base"]
+    fastest = min(("fork", "vfork", "posix_spawn"), key=lambda m: statistics.median(base[m]))
+    bmed = statistics.median(base[fastest])
+    print("  %s:" % what)
+    print("    bare %-11s + exec + waitpid           %8.1f / %8.1f"
+          % ((fastest,) + row(base[fastest])))
+    print("    floor: rt_floor's minimal server, run + wait %8.1f / %8.1f" % row(res["floor"]))
+    print("    taskinit run + wait (2 round trips)          %8.1f / %8.1f" % row(res["total"]))
+    print("    taskinit run+wait pipelined (1 round trip)   %8.1f / %8.1f" % row(res["piped"]))
+    r = statistics.median(res["total"]) / bmed
+    f = statistics.median(res["floor"]) / bmed
+    print("    ratio to bare %s: taskinit %.2fx, pipelined %.2fx, floor %.2fx; "
+          "taskinit / floor %.2fx"
+          % (fastest, r, statistics.median(res["piped"]) / bmed, f,
+             statistics.median(res["total"]) / statistics.median(res["floor"])))
+    return fastest, r
 
 
 def bench_idle(binary, io):
@@ -299,21 +335,34 @@ def main():
     work, io = make_io()
     try:
         shutil.copy(spawn_loop, os.path.join(io, "spawn_loop"))
-        shutil.copy(os.path.join(os.path.dirname(spawn_loop), "rt_client"),
-                    os.path.join(io, "rt_client"))
+        for prog in ("rt_client", "rt_floor"):
+            shutil.copy(os.path.join(os.path.dirname(spawn_loop), prog), os.path.join(io, prog))
         true_path, true_what = build_true(io)
 
         ti = Taskinit(binary, io)
         try:
             bench_capture(ti, size)
-            total, agent, piped, py, base, big = bench_roundtrip(ti, true_path, n)
+            res = bench_roundtrip(ti, true_path, n)
+            big = raw_samples_task(ti.c, ["/io/spawn_loop", "-r", "-b", "64",
+                                          str(max(100, n // 4)), true_path])
             rss_after_rt = ti.rss_kib()
         finally:
             ti.stop()
+        # The same with no task cgroups, and on one CPU (a 1-vCPU guest):
+        # what the cgroup and the second CPU's wakeups cost.
+        others = []
+        for keys, cpus, what in (
+                (["task.cgroup=none"], None, "task.cgroup=none, 2 CPUs"),
+                ([], {min(os.sched_getaffinity(0))}, "task cgroups, 1 CPU (taskinit, "
+                 "its tasks and the clients pinned to one)")):
+            ti = Taskinit(binary, io, keys, cpus)
+            try:
+                others.append((what, bench_roundtrip(ti, true_path, max(100, n // 2),
+                                                     python=False)))
+            finally:
+                ti.stop()
 
-        def row(xs):
-            return statistics.median(xs), pct(xs, 0.9)
-
+        base = res["base"]
         print("== exec round trip: %s, N=%d (median / p90, microseconds)" % (true_what, n))
         print("  bare loop, a task of the same taskinit, in chunks of %d between "
               "taskinit's:" % max(1, n // 10))
@@ -326,23 +375,32 @@ def main():
                 print("    %-11s + exec + waitpid                %8.1f / %8.1f" % ((m,) + row(xs)))
         fastest = min(("fork", "vfork", "posix_spawn"), key=lambda m: statistics.median(base[m]))
         bmed = statistics.median(base[fastest])
-        print("  taskinit run + wait (2 round trips, C client)   %8.1f / %8.1f" % row(total))
-        print("  taskinit run+wait pipelined (1 round trip)      %8.1f / %8.1f" % row(piped))
-        print("  taskinit run + wait from Python (this script)   %8.1f / %8.1f" % row(py))
-        print("  taskinit inside: start -> exit published        %8.1f / %8.1f" % row(agent))
+        print("  floor: rt_floor's minimal server, run + wait    %8.1f / %8.1f" % row(res["floor"]))
+        print("  floor pipelined                                 %8.1f / %8.1f"
+              % row(res["floor_piped"]))
+        print("  taskinit run + wait (2 round trips, C client)   %8.1f / %8.1f" % row(res["total"]))
+        print("  taskinit run+wait pipelined (1 round trip)      %8.1f / %8.1f" % row(res["piped"]))
+        print("  taskinit run + wait from Python (this script)   %8.1f / %8.1f" % row(res["py"]))
+        print("  taskinit inside: start -> exit published        %8.1f / %8.1f" % row(res["agent"]))
         print("  taskinit VmRSS after the round trips: %d KiB" % rss_after_rt)
         print("  fastest bare loop: %s" % fastest)
-        r = statistics.median(total) / bmed
+        r = statistics.median(res["total"]) / bmed
         print("  ratio: run+wait / %s = %.2fx (goal <= 1.5x: %s); pipelined %.2fx; "
-              "inside taskinit %.2fx"
+              "inside taskinit %.2fx; the floor %.2fx, taskinit / floor %.2fx"
               % (fastest, r, "met" if r <= 1.5 else "not met",
-                 statistics.median(piped) / bmed, statistics.median(agent) / bmed))
+                 statistics.median(res["piped"]) / bmed, statistics.median(res["agent"]) / bmed,
+                 statistics.median(res["floor"]) / bmed,
+                 statistics.median(res["total"]) / statistics.median(res["floor"])))
         md = {m: statistics.median(xs) for m, xs in base.items()}
         print("  fork / vfork: %.2fx bare, %.2fx with 64 MiB touched; child setup adds "
               "%.0f us to fork, %.0f us to vfork"
               % (md["fork"] / md["vfork"],
                  statistics.median(big["fork"]) / statistics.median(big["vfork"]),
                  md["fork+setup"] - md["fork"], md["vfork+setup"] - md["vfork"]))
+        print("== exec round trip in other configurations, N=%d each (median / p90, "
+              "microseconds)" % max(100, n // 2))
+        for what, r2 in others:
+            print_roundtrip(r2, what)
 
         work2, io2 = make_io()
         try:

@@ -158,6 +158,9 @@ static void on_signalfd(struct agent *a, struct watch *w, uint32_t events)
 			return;
 		for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++)
 			on_signal(a, (int)si[i].ssi_signo);
+		/* A short read took all there was; epoll brings us back for more. */
+		if ((size_t)n < sizeof(si))
+			return;
 	}
 }
 

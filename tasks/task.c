@@ -439,8 +439,10 @@ static void on_output(struct agent *a, struct watch *w, uint32_t events)
 	size_t got = 0;
 	bool eof = false;
 
-	(void)events;
-	while (got < READ_BUDGET) {
+	/* A hangup with nothing to read is the end: no FIONREAD, no read. */
+	if ((events & (EPOLLHUP | EPOLLIN)) == EPOLLHUP)
+		eof = true;
+	while (!eof && got < READ_BUDGET) {
 		ssize_t n = capture_once(a, p);
 		if (n == CAPTURE_HELD && !p->held) {
 			/* Unwatched until the reader reads: a hangup would keep

@@ -73,6 +73,17 @@ int tc_parse_hybrid_reply(const char *line, size_t len, uint32_t *hostport);
  * cap > 0. An argument cannot hold NUL (it is a C string). */
 size_t tc_quote_word(const char *arg, char *out, size_t cap);
 
+/* Writes text[0..len) as a person's terminal may show it: C0 controls and
+ * DEL as \xNN (\t, \n, \r as such), the C1 controls U+0080-U+009F as
+ * \u00NN, and bytes that are not well-formed UTF-8 as \xNN; everything
+ * else (printable ASCII, UTF-8 from U+00A0 up) as it is. Backslashes are
+ * not doubled: the output is for reading, --json is the exact form. Every
+ * string from the guest reaches the human output through this function,
+ * so a guest cannot drive the operator's terminal. Returns the length it
+ * needs (like snprintf); writes whole escapes only, at most cap bytes,
+ * NUL-terminated when cap > 0. */
+size_t tc_escape_text(const char *text, size_t len, char *out, size_t cap);
+
 /* cp's command line: [--mode M] [--owner UID[:GID]] [--] SRC DST, where
  * exactly one of SRC and DST is the guest's side, written :/ABSOLUTE/PATH.
  * The pointers point into argv. */
@@ -140,6 +151,7 @@ struct tc_conn {
 	char *buf;
 	size_t start, len, cap; /* unread bytes are buf[start .. start + len) */
 	bool eof;
+	bool reset; /* the end was ECONNRESET (see tc_fill) */
 };
 
 /* Connects to a (with the hybrid handshake), retrying until t->wait_s has
@@ -154,7 +166,9 @@ char *tc_request_line(const char *verb, char **args, int nargs, size_t *len);
  * send failed (a message is printed). */
 int tc_send_request(struct tc_conn *c, const char *verb, char **args, int nargs);
 /* Reads more into the buffer (blocking); returns bytes read, 0 at EOF,
- * -1 on error. */
+ * -1 on error. A reset counts as EOF (with c->reset set): an agent that
+ * closes with our bytes unread resets a Unix socket, so only the protocol
+ * (a reply, an end line) tells a finished exchange from a lost one. */
 ssize_t tc_fill(struct tc_conn *c);
 /* The next line (without '\n', NUL-terminated in place), blocking; NULL at
  * EOF or error. Lines longer than 16 MiB are an error. */
@@ -165,7 +179,8 @@ char *tc_read_line(struct tc_conn *c, size_t *len);
 int tc_call(struct tc *t, const char *verb, char **args, int nargs, struct tj **reply, char **raw);
 /* Prints an error reply as `taskctl: message` and returns TC_EXIT_REFUSED. */
 int tc_reply_error(const struct tj *reply);
-/* Prints `taskctl: ...` on stderr and returns code. */
+/* Prints `taskctl: ...` on stderr (escaped with tc_escape_text: messages
+ * carry the guest's words) and returns code. */
 int tc_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- streaming commands (taskctl_stream.c) ---- */

@@ -11,23 +11,75 @@
 
 /* ---- pieces ---- */
 
-static void print_scalar(FILE *out, const struct tj *v)
+/* Every string of the guest's (names, argv, messages, file names, keys)
+ * reaches the human output here: escaped, so a guest cannot drive the
+ * operator's terminal (tc_escape_text). --json output and the raw
+ * streams of exec, logs and attach never pass here. */
+static void put_text(const char *s, size_t len)
 {
+	char small[512];
+	size_t need = tc_escape_text(s, len, small, sizeof(small));
+
+	if (need < sizeof(small)) {
+		fwrite(small, 1, need, stdout);
+		return;
+	}
+	char *big = malloc(need + 1);
+	if (big)
+		tc_escape_text(s, len, big, need + 1);
+	fputs(big ? big : small, stdout);
+	free(big);
+}
+
+static void put_str(const char *s)
+{
+	put_text(s, strlen(s));
+}
+
+/* Escaped, then padded with spaces to width. */
+static void put_padded(const char *s, size_t len, int width)
+{
+	size_t shown = tc_escape_text(s, len, NULL, 0);
+
+	put_text(s, len);
+	for (size_t i = shown; (int)i < width; i++)
+		putchar(' ');
+}
+
+/* A string value (or dflt when v is none), escaped and padded. */
+static void put_field(const struct tj *v, const char *dflt, int width)
+{
+	if (v && v->type == TJ_STR)
+		put_padded(v->str, v->len, width);
+	else
+		put_padded(dflt, strlen(dflt), width);
+}
+
+static int shown_width(const struct tj *v)
+{
+	size_t n = v && v->type == TJ_STR ? tc_escape_text(v->str, v->len, NULL, 0) : 0;
+
+	return n > 255 ? 255 : (int)n;
+}
+
+static void print_scalar(const struct tj *v)
+{
+
 	switch (v->type) {
 	case TJ_NULL:
-		fputs("-", out);
+		fputs("-", stdout);
 		break;
 	case TJ_BOOL:
-		fputs(v->b ? "yes" : "no", out);
+		fputs(v->b ? "yes" : "no", stdout);
 		break;
 	case TJ_NUM:
 		if (v->is_int)
-			fprintf(out, "%" PRId64, v->i);
+			printf("%" PRId64, v->i);
 		else
-			fprintf(out, "%g", v->num);
+			printf("%g", v->num);
 		break;
 	case TJ_STR:
-		fwrite(v->str, 1, v->len, out);
+		put_text(v->str, v->len);
 		break;
 	default:
 		break;
@@ -58,40 +110,51 @@ static void print_flat(const struct tj *v, const char *prefix)
 		if (m->type == TJ_OBJ) {
 			print_flat(m, key);
 		} else if (m->type == TJ_ARR && all_scalars(m)) {
-			printf("%s:", key);
+			put_str(key);
+			putchar(':');
 			for (const struct tj *e = m->child; e; e = e->next) {
 				putchar(' ');
-				print_scalar(stdout, e);
+				print_scalar(e);
 			}
 			putchar('\n');
 		} else if (m->type == TJ_ARR) {
 			print_flat(m, key);
 		} else {
-			printf("%s: ", key);
-			print_scalar(stdout, m);
+			put_str(key);
+			fputs(": ", stdout);
+			print_scalar(m);
 			putchar('\n');
 		}
 	}
 }
 
-/* The command line of a task, words joined by spaces. */
+/* The command line of a task, words joined by spaces, escaped; with max,
+ * cut to at most max bytes of it, then "...". */
 static void print_argv(const struct tj *task, size_t max)
 {
 	size_t shown = 0;
 
 	for (const struct tj *a = tj_get(task, "argv") ? tj_get(task, "argv")->child : NULL; a;
 	     a = a->next) {
-		const char *s = tj_str(a, "");
+		if (a->type != TJ_STR)
+			continue;
 		if (shown)
 			putchar(' '), shown++;
-		for (size_t i = 0; i < a->len && s; i++, shown++) {
-			if (max && shown >= max) {
-				fputs("...", stdout);
-				return;
+		size_t need = tc_escape_text(a->str, a->len, NULL, 0);
+		if (max && shown + need > max) {
+			size_t room = max > shown ? max - shown : 0;
+			char *cut = malloc(room + 1);
+			if (cut) {
+				/* whole escapes and characters only */
+				tc_escape_text(a->str, a->len, cut, room + 1);
+				fputs(cut, stdout);
+				free(cut);
 			}
-			unsigned char ch = (unsigned char)s[i];
-			putchar(ch < 0x20 || ch == 0x7f ? '?' : ch);
+			fputs("...", stdout);
+			return;
 		}
+		put_text(a->str, a->len);
+		shown += need;
 	}
 }
 
@@ -156,17 +219,21 @@ static void print_ps_table(const struct tj *tasks)
 	int wname = 4;
 
 	for (const struct tj *t = tasks ? tasks->child : NULL; t; t = t->next) {
-		int n = (int)strlen(tj_str(tj_get(t, "name"), ""));
+		int n = shown_width(tj_get(t, "name"));
 		wname = n > wname ? n : wname;
 	}
 	printf("%-5s %-*s %-8s %-7s %-8s %s\n", "ID", wname, "NAME", "STATE", "PID", "STATUS",
 	       "COMMAND");
 	for (const struct tj *t = tasks ? tasks->child : NULL; t; t = t->next) {
-		char status[32];
+		char status[64];
 		short_status(t, status, sizeof(status));
-		printf("%-5" PRId64 " %-*s %-8s %-7" PRId64 " %-8s ", tj_int(tj_get(t, "id"), 0),
-		       wname, tj_str(tj_get(t, "name"), ""), tj_str(tj_get(t, "state"), ""),
-		       tj_int(tj_get(t, "pid"), 0), status);
+		printf("%-5" PRId64 " ", tj_int(tj_get(t, "id"), 0));
+		put_field(tj_get(t, "name"), "", wname);
+		putchar(' ');
+		put_field(tj_get(t, "state"), "", 8);
+		printf(" %-7" PRId64 " ", tj_int(tj_get(t, "pid"), 0));
+		put_padded(status, strlen(status), 8);
+		putchar(' ');
 		print_argv(t, 60);
 		putchar('\n');
 	}
@@ -177,12 +244,16 @@ static void print_task(const struct tj *t)
 	const struct tj *e = tj_get(t, "exit"), *ring = tj_get(t, "ring");
 	char what[256];
 
-	printf("id: %" PRId64 "\nname: %s\nstate: %s\npid: %" PRId64 "\ncommand: ",
-	       tj_int(tj_get(t, "id"), 0), tj_str(tj_get(t, "name"), ""),
-	       tj_str(tj_get(t, "state"), ""), tj_int(tj_get(t, "pid"), 0));
+	printf("id: %" PRId64 "\nname: ", tj_int(tj_get(t, "id"), 0));
+	put_field(tj_get(t, "name"), "", 0);
+	fputs("\nstate: ", stdout);
+	put_field(tj_get(t, "state"), "", 0);
+	printf("\npid: %" PRId64 "\ncommand: ", tj_int(tj_get(t, "pid"), 0));
 	print_argv(t, 0);
 	describe_exit(t, what, sizeof(what));
-	printf("\nstatus: %s\nstarted: ", what);
+	fputs("\nstatus: ", stdout);
+	put_str(what);
+	fputs("\nstarted: ", stdout);
 	print_utc(tj_int(tj_get(t, "start_real_ns"), 0));
 	putchar('\n');
 	if (e && e->type == TJ_OBJ) {
@@ -197,8 +268,11 @@ static void print_task(const struct tj *t)
 	}
 	printf("output:");
 	for (const struct tj *o = tj_get(t, "offsets") ? tj_get(t, "offsets")->child : NULL; o;
-	     o = o->next)
-		printf(" %s %" PRId64 " bytes%s", o->key, tj_int(o, 0), o->next ? "," : "");
+	     o = o->next) {
+		putchar(' ');
+		put_str(o->key);
+		printf(" %" PRId64 " bytes%s", tj_int(o, 0), o->next ? "," : "");
+	}
 	printf("\nring: %" PRId64 " of %" PRId64 " bytes used, %" PRId64 " bytes dropped\n",
 	       tj_int(tj_get(ring, "used"), 0), tj_int(tj_get(ring, "capacity"), 0),
 	       tj_int(tj_get(ring, "dropped_bytes"), 0));
@@ -212,8 +286,10 @@ static int show_wait(const struct tj *reply)
 	char what[256];
 
 	describe_exit(t, what, sizeof(what));
-	printf("%s (%" PRId64 "): %s\n", tj_str(tj_get(t, "name"), ""), tj_int(tj_get(t, "id"), 0),
-	       what);
+	put_field(tj_get(t, "name"), "", 0);
+	printf(" (%" PRId64 "): ", tj_int(tj_get(t, "id"), 0));
+	put_str(what);
+	putchar('\n');
 	return tj_int(tj_get(tj_get(t, "exit"), "status"), 1) == 0 ? TC_EXIT_OK
 								   : TC_EXIT_TASK_FAILED;
 }
@@ -224,10 +300,12 @@ static void show_boot(const struct tj *reply)
 	const struct tj *ev = tj_get(reply, "events");
 
 	printf("taskinit started %.3f ms after the kernel\n", (double)exec_ns / 1e6);
-	for (const struct tj *e = ev ? ev->child : NULL; e; e = e->next)
-		printf("%10.3f ms  +%8.3f ms  %s\n", (double)tj_int(tj_get(e, "t_ns"), 0) / 1e6,
-		       (double)(tj_int(tj_get(e, "t_ns"), 0) - exec_ns) / 1e6,
-		       tj_str(tj_get(e, "what"), ""));
+	for (const struct tj *e = ev ? ev->child : NULL; e; e = e->next) {
+		printf("%10.3f ms  +%8.3f ms  ", (double)tj_int(tj_get(e, "t_ns"), 0) / 1e6,
+		       (double)(tj_int(tj_get(e, "t_ns"), 0) - exec_ns) / 1e6);
+		put_field(tj_get(e, "what"), "", 0);
+		putchar('\n');
+	}
 }
 
 static double mono_ms(void)
@@ -250,8 +328,10 @@ static void show(const char *verb, int nargs, const struct tj *reply, double ms)
 		printf("pong (%.3f ms)\n", ms);
 	} else if (!strcmp(verb, "help")) {
 		const struct tj *v = tj_get(reply, "verbs");
-		for (const struct tj *e = v ? v->child : NULL; e; e = e->next)
-			printf("%s\n", tj_str(e, ""));
+		for (const struct tj *e = v ? v->child : NULL; e; e = e->next) {
+			put_field(e, "", 0);
+			putchar('\n');
+		}
 	} else if (!strcmp(verb, "version")) {
 		printf("taskctl: %s\n", TASKINIT_VERSION);
 		print_flat(reply, "");
@@ -309,14 +389,18 @@ static void print_event(const struct tj *e)
 		       tj_int(tj_get(e, "count"), 0));
 		return;
 	}
-	printf("%-11s %-5" PRId64 " %s pid %" PRId64, what, tj_int(tj_get(e, "id"), 0),
-	       tj_str(tj_get(e, "name"), ""), tj_int(tj_get(e, "pid"), 0));
+	put_field(tj_get(e, "event"), "?", 11);
+	printf(" %-5" PRId64 " ", tj_int(tj_get(e, "id"), 0));
+	put_field(tj_get(e, "name"), "", 0);
+	printf(" pid %" PRId64, tj_int(tj_get(e, "pid"), 0));
 	if (!strcmp(what, "exited")) {
 		char d[256];
 		describe_exit(e, d, sizeof(d));
-		printf(": %s", d);
+		fputs(": ", stdout);
+		put_str(d);
 	} else if (tj_get(e, "exec_error")) {
-		printf(": %s", tj_str(tj_get(tj_get(e, "exec_error"), "message"), "?"));
+		fputs(": ", stdout);
+		put_field(tj_get(tj_get(e, "exec_error"), "message"), "?", 0);
 	}
 	putchar('\n');
 }

@@ -28,7 +28,10 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "vsock/taskctl.h"
 
@@ -102,9 +105,25 @@ static int spool(int in, const char *name, char *buf, uint64_t *size)
 	return -1;
 }
 
+/* Whether st_size tells how much read() will give: not for procfs and
+ * sysfs (0 or 4096 whatever the content), nor for an empty file, which is
+ * what those look like elsewhere (debugfs, configfs, ...). Spooling a
+ * truly empty file costs one read. */
+static bool size_is_content(int fd, const struct stat *st)
+{
+	struct statfs fs;
+
+	if (st->st_size == 0)
+		return false;
+	if (fstatfs(fd, &fs) == 0 && (fs.f_type == PROC_SUPER_MAGIC || fs.f_type == SYSFS_MAGIC))
+		return false;
+	return true;
+}
+
 /* The source's fd and how many bytes to send. Regular files are sent from
- * where they are (stdin from its current offset); anything else is
- * spooled. Returns the fd or -1 after printing why. */
+ * where they are (stdin from its current offset); anything else, and
+ * files whose size says nothing (size_is_content), are spooled. Returns
+ * the fd or -1 after printing why. */
 static int open_source(const char *local, char *buf, uint64_t *size)
 {
 	bool is_stdin = !strcmp(local, "-");
@@ -123,7 +142,7 @@ static int open_source(const char *local, char *buf, uint64_t *size)
 		close(fd);
 		return -1;
 	}
-	if (S_ISREG(st.st_mode)) {
+	if (S_ISREG(st.st_mode) && size_is_content(fd, &st)) {
 		off_t at = lseek(fd, 0, SEEK_CUR);
 		if (at >= 0 && at <= st.st_size) {
 			*size = (uint64_t)(st.st_size - at);
@@ -203,7 +222,7 @@ static int upload(struct tc *t, const struct tc_cp *o)
 		rc = TC_EXIT_CONNECT;
 		goto out;
 	}
-	int sent = send_body(fd, o->local, size, &c, buf);
+	int sent = send_body(fd, strcmp(o->local, "-") ? o->local : "stdin", size, &c, buf);
 	int send_errno = errno;
 	if (sent > 0) {
 		rc = sent; /* a local failure: the connection is dropped */

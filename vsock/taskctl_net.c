@@ -19,13 +19,17 @@
 
 int tc_fail(int code, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], shown[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "taskctl: %s\n", msg);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
+	/* The agent's messages, the VMM's answers and file names are the
+	 * guest's words: no control bytes reach the terminal. */
+	tc_escape_text(msg, len, shown, sizeof(shown));
+	fprintf(stderr, "taskctl: %s\n", shown);
 	return code;
 }
 
@@ -159,13 +163,6 @@ static int hybrid_answer(int fd, char *line, size_t cap, double deadline, size_t
 	return -1;
 }
 
-static void printable(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
-			*s = '?';
-}
-
 static int hybrid_socket(const struct tc_addr *a, double deadline, struct attempt_result *r)
 {
 	char line[128];
@@ -198,7 +195,7 @@ static int hybrid_socket(const struct tc_addr *a, double deadline, struct attemp
 			 "guest port %u (not booted yet, or no agent)",
 			 a->path, a->port, a->port);
 	} else {
-		printable(line);
+		/* tc_fail escapes it */
 		snprintf(r->why, sizeof(r->why), "%s: the VMM answered \"%.64s\" to CONNECT %u",
 			 a->path, line, a->port);
 	}
@@ -299,12 +296,18 @@ ssize_t tc_fill(struct tc_conn *c)
 		ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len - 1, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
-		/* A reset after the agent closed with our bytes unread is its end. */
-		if (r == 0 || (r < 0 && errno == ECONNRESET))
+		/* A reset after the agent closed with our bytes unread is its end
+		 * (see taskctl.h); the caller's protocol says whether it came
+		 * too early. */
+		if (r < 0 && errno == ECONNRESET) {
+			c->reset = true;
+			r = 0;
+		}
+		if (r == 0)
 			c->eof = true;
 		if (r > 0)
 			c->len += (size_t)r;
-		return r < 0 && errno == ECONNRESET ? 0 : r;
+		return r;
 	}
 }
 

@@ -169,6 +169,73 @@ size_t tc_quote_word(const char *arg, char *out, size_t cap)
 	return n;
 }
 
+/* ---- text for a terminal ---- */
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
+ * no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t k;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		k = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		k = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		k = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (n < k || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < k; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return k;
+}
+
+size_t tc_escape_text(const char *text, size_t len, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)text;
+	size_t n = 0, w = 0; /* needed, written (whole units only) */
+
+	for (size_t i = 0, k; i < len; i += k) {
+		char unit[8];
+		size_t u = 0;
+		unsigned ch = s[i];
+		k = 1;
+		if (ch == '\t' || ch == '\n' || ch == '\r') {
+			unit[u++] = '\\';
+			unit[u++] = ch == '\t' ? 't' : ch == '\n' ? 'n' : 'r';
+		} else if (ch < 0x20 || ch == 0x7f) {
+			memcpy(unit, "\\x", 2), u = 2;
+			unit[u++] = hex[ch >> 4], unit[u++] = hex[ch & 15];
+		} else if (ch < 0x80) {
+			unit[u++] = (char)ch;
+		} else if ((k = utf8_len(s + i, len - i)) == 0) {
+			/* Not UTF-8: a lone 0x9b would be CSI to an 8-bit terminal. */
+			k = 1;
+			memcpy(unit, "\\x", 2), u = 2;
+			unit[u++] = hex[ch >> 4], unit[u++] = hex[ch & 15];
+		} else if (ch == 0xc2 && s[i + 1] <= 0x9f) {
+			/* U+0080-U+009F: the C1 controls, CSI (U+009B) among them. */
+			memcpy(unit, "\\u00", 4), u = 4;
+			unit[u++] = hex[s[i + 1] >> 4], unit[u++] = hex[s[i + 1] & 15];
+		} else {
+			memcpy(unit, s + i, k), u = k;
+		}
+		if (w == n && n + u < cap) {
+			memcpy(out + n, unit, u);
+			w += u;
+		}
+		n += u;
+	}
+	if (cap)
+		out[w] = 0;
+	return n;
+}
+
 /* ---- JSON ---- */
 
 struct tjp {

@@ -378,6 +378,15 @@ static void send_stdin(struct session *s)
 /* Runs until the end line. Returns the task's status or a TC_EXIT_* code. */
 static int session_loop(struct session *s)
 {
+	/* The attach reply's read may have taken the first records too: show
+	 * them now, not when the socket next has something (a task that
+	 * prompts and waits for input would wait for ever). */
+	int first = frames_consume(&s->f, &s->c);
+	if (first < 0)
+		return tc_fail(TC_EXIT_CONNECT,
+			       "the agent sent something that is not the protocol");
+	if (first > 0)
+		return 0;
 	for (;;) {
 		struct pollfd p[4] = {{.fd = s->c.fd, .events = POLLIN},
 				      {.fd = -1, .events = POLLIN},
@@ -421,7 +430,8 @@ static int session_loop(struct session *s)
 				return 0;
 			if (r <= 0)
 				return tc_fail(TC_EXIT_CONNECT,
-					       "connection lost before task %s ended", s->id);
+					       "connection %s before task %s ended",
+					       s->c.reset ? "reset" : "lost", s->id);
 		}
 	}
 }
@@ -732,7 +742,8 @@ int tc_logs(struct tc *t, char **args, int nargs)
 				    tc_fail(TC_EXIT_CONNECT, "the agent sent something that is not "
 							     "the protocol");
 			else if (r <= 0)
-				rc = tc_fail(TC_EXIT_CONNECT, "connection lost while reading logs");
+				rc = tc_fail(TC_EXIT_CONNECT, "connection %s while reading logs",
+					     c.reset ? "reset" : "lost");
 		}
 		if (!rc && !tj_is_true(tj_get(f.end, "ok")))
 			rc = tc_reply_error(f.end);
@@ -764,6 +775,29 @@ static void shell_terminal_request(int fd)
 	tc_send_all(fd, req, (size_t)n + 1);
 }
 
+/* How a debug session's connection ended, from the errno of recv (0: an
+ * orderly end of stream). The shell has no end line to tell a finished
+ * session from a dropped one, so the transport has to:
+ * - an end of stream is the session's end (the shell exited);
+ * - over vsock a guest's close arrives as an end of stream, never as a
+ *   reset: a reset is the transport going away (VM killed, device reset,
+ *   snapshot restore): the session was dropped;
+ * - over a Unix socket (unix:, hybrid:) a close with bytes of ours unread
+ *   arrives as a reset. The debug server closes that way when the shell
+ *   exits while our end-of-input ^D (sent again every 300 ms) is on its
+ *   way: after our input ended, a reset is the end. While input still
+ *   flows, the server reads it all, so a reset means it dropped us.
+ * Returns 0 for the end, else the exit code after saying why. */
+static int shell_end(const struct tc_addr *debug, int err, bool input_ended)
+{
+	if (!err)
+		return 0;
+	if (err == ECONNRESET && debug->kind != TC_VSOCK && input_ended)
+		return 0;
+	return tc_fail(TC_EXIT_CONNECT, "the debug session was dropped: connection %s",
+		       err == ECONNRESET ? "reset" : strerror(err));
+}
+
 /* Relays bytes both ways until the guest side closes. The shell runs on a
  * pty over there, and a half-close would hang it up at once: the end of
  * local input is sent as ^D instead, again whenever the session has been
@@ -774,7 +808,7 @@ int tc_shell(struct tc *t, const struct tc_addr *debug)
 	struct tc_conn c;
 	sigset_t old;
 	char buf[65536];
-	bool stdin_open = true;
+	bool stdin_open = true, input_ended = false;
 	int rc = tc_connect(t, debug, &c);
 
 	if (rc)
@@ -808,8 +842,10 @@ int tc_shell(struct tc *t, const struct tc_addr *debug)
 			ssize_t n = recv(c.fd, buf, sizeof(buf), 0);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n <= 0)
-				break; /* the session ended */
+			if (n <= 0) {
+				rc = shell_end(debug, n < 0 ? errno : 0, input_ended);
+				break;
+			}
 			if (write_full(1, buf, (size_t)n) < 0)
 				break;
 		}
@@ -819,10 +855,13 @@ int tc_shell(struct tc *t, const struct tc_addr *debug)
 				continue;
 			if (n <= 0) {
 				stdin_open = false;
+				input_ended = true;
 				n = 1, buf[0] = 4;
 			}
+			/* A failed send is not the end of input: the reader
+			 * side tells how the session ended. */
 			if (tc_send_all(c.fd, buf, (size_t)n) < 0)
-				stdin_open = false; /* the reader side tells the rest */
+				stdin_open = false;
 		}
 	}
 	tc_restore_terminal(t);

@@ -12,6 +12,9 @@
  *    has one local and one absolute guest path taken from its words, and
  *    valid --mode/--owner; tc_join_base never overruns and ends its result
  *    with the last name of the path.
+ * 6. tc_escape_text: the output is well-formed UTF-8 with no C0, DEL or
+ *    C1 control; input with nothing to escape comes out unchanged; a short
+ *    buffer gets a prefix of the full text.
  * Every violation aborts. Runs with no corpus and no options. */
 #include "vsock/taskctl.h"
 #include "vsock/vsock.h"
@@ -137,6 +140,28 @@ static void check_cp(const char *s, size_t size)
 	free(copy);
 }
 
+static void check_escape(const char *s, size_t size)
+{
+	size_t need = tc_escape_text(s, size, NULL, 0);
+	char *full = malloc(need + 1), *part = malloc(need + 1);
+	uint32_t cp;
+
+	REQUIRE(full && part);
+	REQUIRE(tc_escape_text(s, size, full, need + 1) == need && strlen(full) == need);
+	for (size_t i = 0, k; i < need; i += k) {
+		k = jc_utf8((const unsigned char *)full + i, (const unsigned char *)full + need,
+			    &cp);
+		REQUIRE(k && cp >= 0x20 && cp != 0x7f && (cp < 0x80 || cp > 0x9f));
+	}
+	if (valid_utf8((const unsigned char *)s, size) && need == size)
+		REQUIRE(memcmp(full, s, size) == 0);
+	size_t cap = size ? (unsigned char)s[0] % (need + 1) + 1 : 1;
+	REQUIRE(tc_escape_text(s, size, part, cap) == need);
+	REQUIRE(strlen(part) < cap && !strncmp(part, full, strlen(part)));
+	free(full);
+	free(part);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
@@ -153,6 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_quote(s);
 	check_addr(s);
 	check_cp(s, size);
+	check_escape(s, size);
 	free(s);
 	return 0;
 }

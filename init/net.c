@@ -1,12 +1,11 @@
 /* Network configuration over rtnetlink: task.net.* at boot, and the calls
- * the net verbs make. nlinline (header-only) does links, MTU, addresses and
- * the request/ack dialog; dumps and route messages are init/rtnl.c.
+ * the net verbs make. nlinline (header-only) builds the link, MTU and
+ * address messages; dumps and route messages are init/rtnl.c.
  *
- * Every call opens its own NETLINK_ROUTE socket with a receive timeout of
- * NET_NL_TIMEOUT_MS and closes it: the kernel answers rtnetlink requests
- * synchronously, so the timeout only bounds a kernel that does not answer
- * (a busy rtnl lock), and a private socket never sees another request's
- * replies. */
+ * Every operation opens its own non-blocking NETLINK_ROUTE socket and
+ * closes it, so a socket never sees another request's replies, and waits
+ * for its replies through init/nlsock.c: one deadline, NET_NL_TIMEOUT_MS
+ * after the request went in, for the whole reply. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,7 +13,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,22 +23,41 @@
 
 /* ---- netlink sockets ---- */
 
-static void set_timeouts(int fd)
-{
-	struct timeval tv = {NET_NL_TIMEOUT_MS / 1000, (NET_NL_TIMEOUT_MS % 1000) * 1000};
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-/* nlinline's socket hook: close-on-exec and bounded waits. */
+/* nlinline's hooks. Its dialog sends one request and reads one datagram
+ * (the ack, or the link for if_nametoindex), so a deadline taken at that
+ * one recv is the operation's deadline. */
 static int tn_socket(int domain, int type, int protocol)
 {
-	int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+	return socket(domain, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+}
 
-	if (fd >= 0)
-		set_timeouts(fd);
-	return fd;
+static int tn_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return bind(fd, sa, len);
+}
+
+static ssize_t tn_send(int fd, const void *buf, size_t len, int flags)
+{
+	ssize_t n;
+
+	while ((n = send(fd, buf, len, flags)) < 0 && errno == EINTR)
+		;
+	return n;
+}
+
+static ssize_t tn_recv(int fd, void *buf, size_t len, int flags)
+{
+	ssize_t n = net_nl_recv(fd, buf, len, flags, net_nl_deadline());
+
+	if (n >= 0)
+		return n;
+	errno = (int)-n;
+	return -1;
+}
+
+static int tn_close(int fd)
+{
+	return close(fd);
 }
 
 /* The generated wrappers: one parameter nlinline never uses, and calls
@@ -48,15 +65,13 @@ static int tn_socket(int domain, int type, int protocol)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wunused-function"
-NLINLINE_LIBCOMP(tn_)
+NLINLINE_LIB(tn_)
 #pragma GCC diagnostic pop
 
-/* nlinline returns -1 with errno; a timeout reads as EAGAIN. */
+/* nlinline returns -1 with errno. */
 static int nl_err(int r)
 {
-	if (r >= 0)
-		return r;
-	return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+	return r >= 0 ? r : -errno;
 }
 
 static uint32_t next_seq(void)
@@ -67,70 +82,25 @@ static uint32_t next_seq(void)
 	return (uint32_t)(ts.tv_nsec ^ ts.tv_sec) | 1u;
 }
 
-/* ---- dumps ---- */
-
-#define DUMP_BUF       65536
-#define DUMP_MAX_ITEMS 65536
-#define DUMP_MAX_READS 4096
-
-struct collect {
-	struct rtnl_item *v;
-	size_t n, cap;
-	bool nomem;
-};
-
-static void collect_item(void *ctx, const struct rtnl_item *it)
+/* Opens a socket and sends one request: the fd, or -errno. The kernel
+ * handles the request inside send(), under its rtnl lock; no timeout
+ * bounds that (docs/network.md). */
+static int nl_request(const void *req, size_t len)
 {
-	struct collect *c = ctx;
+	int fd = net_nl_open();
 
-	if (c->nomem)
-		return;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 32;
-		struct rtnl_item *v =
-		    cap <= DUMP_MAX_ITEMS ? realloc(c->v, cap * sizeof(*v)) : NULL;
-		if (!v) {
-			c->nomem = true;
-			return;
-		}
-		c->v = v;
-		c->cap = cap;
+	if (fd < 0)
+		return fd;
+	if (tn_send(fd, req, len, 0) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
 	}
-	c->v[c->n++] = *it;
-}
-
-static int dump_read(int fd, uint32_t seq, struct collect *c)
-{
-	uint8_t *buf = malloc(DUMP_BUF);
-	int r = -EBADMSG;
-
-	if (!buf)
-		return -ENOMEM;
-	for (int i = 0; i < DUMP_MAX_READS; i++) {
-		ssize_t n = recv(fd, buf, DUMP_BUF, MSG_TRUNC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = errno == EAGAIN ? -ETIMEDOUT : -errno;
-			break;
-		}
-		if (n > DUMP_BUF) {
-			r = -EMSGSIZE;
-			break;
-		}
-		r = rtnl_parse_dump(buf, (size_t)n, seq, collect_item, c);
-		if (r != RTNL_MORE)
-			break;
-		r = -EBADMSG; /* no end after DUMP_MAX_READS datagrams */
-	}
-	free(buf);
-	return r == RTNL_DONE ? 0 : r;
+	return fd;
 }
 
 int net_dump(uint16_t type, uint8_t family, struct rtnl_item **items, size_t *n)
 {
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-	struct collect c = {0};
 	uint8_t req[64];
 	uint32_t seq = next_seq();
 	size_t len = rtnl_dump_request(req, sizeof(req), type, family, seq);
@@ -140,25 +110,11 @@ int net_dump(uint16_t type, uint8_t family, struct rtnl_item **items, size_t *n)
 	*n = 0;
 	if (!len)
 		return -EINVAL;
-	fd = tn_socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || send(fd, req, len, 0) < 0) {
-		r = errno == EAGAIN ? -ETIMEDOUT : -errno;
-		close(fd);
-		return r;
-	}
-	r = dump_read(fd, seq, &c);
+	if ((fd = nl_request(req, len)) < 0)
+		return fd;
+	r = net_nl_read_dump(fd, seq, net_nl_deadline(), NET_DUMP_MAX, items, n);
 	close(fd);
-	if (r == 0 && c.nomem)
-		r = -ENOMEM;
-	if (r < 0) {
-		free(c.v);
-		return r;
-	}
-	*items = c.v;
-	*n = c.n;
-	return 0;
+	return r;
 }
 
 /* ---- changes ---- */
@@ -205,15 +161,22 @@ int net_addr_change(bool add, int index, const struct net_prefix *p)
 			  : tn_ipaddr_del(p->family, addr, p->plen, (unsigned)index));
 }
 
-/* nlinline's route calls always add a gateway, so the message is ours
- * (rtnl_route_request) and the dialog nlinline's. */
+/* nlinline's route calls always add a gateway, which on-link routes must
+ * not have: the message is rtnl_route_request's. */
 int net_route_change(bool add, const struct net_route *r, int oif)
 {
 	uint8_t msg[128];
+	uint32_t seq = next_seq();
+	size_t len = rtnl_route_request(msg, sizeof(msg), add, r, oif, seq);
+	int fd, ret;
 
-	if (!rtnl_route_request(msg, sizeof(msg), add, r, oif, next_seq()))
+	if (!len)
 		return -EINVAL;
-	return nl_err(tn_nldialog(NULL, msg));
+	if ((fd = nl_request(msg, len)) < 0)
+		return fd;
+	ret = net_nl_read_ack(fd, seq, net_nl_deadline());
+	close(fd);
+	return ret;
 }
 
 /* ---- files ---- */

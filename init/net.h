@@ -10,8 +10,16 @@
  * - With no task.net.* interface key, net_boot() touches no interface: the
  *   kernel's own `ip=` configuration (or none) stays as it is.
  * - Configuration errors are logged and reported, never fatal. Every
- *   netlink call runs on its own socket with a short receive timeout
- *   (NET_NL_TIMEOUT_MS), so PID 1 never waits long for the kernel.
+ *   netlink operation (a request and its ack, or a whole dump) runs on its
+ *   own non-blocking socket, and its wait for the kernel's replies ends at
+ *   one deadline, NET_NL_TIMEOUT_MS after the request went in, however
+ *   many datagrams the reply takes: then it fails with -ETIMEDOUT and
+ *   nothing partial is returned. What the deadline cannot bound is the
+ *   time the kernel itself takes inside send() and recv() (it builds the
+ *   reply there, under its rtnl lock); docs/network.md says why that is
+ *   accepted.
+ * - A dump returns at most NET_DUMP_MAX entries (-EMSGSIZE past that), so
+ *   any list fits in one reply of the control protocol.
  * - resolv.conf and hosts are replaced atomically: written to a temporary
  *   file in the same directory, fsynced, renamed over the old one.
  */
@@ -21,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ---- task.net.* configuration (pure; init/netconfig.c) ---- */
 
@@ -35,7 +44,11 @@
 #define NET_PATH_MAX	  108
 #define NET_WAIT_MS	  3000 /* default task.net.wait_ms */
 #define NET_ADDRSTR_MAX	  48   /* INET6_ADDRSTRLEN plus "/128" */
-#define NET_NL_TIMEOUT_MS 1000
+#define NET_NL_TIMEOUT_MS 1000 /* one netlink operation's wait for replies */
+/* Entries one dump may return: an entry's JSON is at most ~400 bytes (a
+ * 15-byte name with every byte escaped, a 32-byte hardware address, every
+ * flag), so 8192 of them stay under the control protocol's 4 MiB reply. */
+#define NET_DUMP_MAX 8192
 
 /* An address (plen unused) or a prefix. family is AF_INET or AF_INET6. */
 struct net_prefix {
@@ -172,6 +185,31 @@ size_t rtnl_dump_request(void *buf, size_t cap, uint16_t type, uint8_t family, u
 size_t rtnl_route_request(void *buf, size_t cap, bool add, const struct net_route *r, int oif,
 			  uint32_t seq);
 
+/* ---- netlink sockets with a deadline (init/nlsock.c) ---- */
+
+/* Milliseconds left until deadline_ns (both CLOCK_MONOTONIC), rounded up;
+ * 0 once it has passed. Pure. */
+int net_nl_wait_ms(uint64_t now_ns, uint64_t deadline_ns);
+uint64_t net_nl_now_ns(void);
+/* NET_NL_TIMEOUT_MS from now. */
+uint64_t net_nl_deadline(void);
+/* A bound NETLINK_ROUTE socket, non-blocking and close-on-exec; or -errno. */
+int net_nl_open(void);
+/* One datagram from fd (any socket), waiting with poll() no later than
+ * deadline_ns: its length (with MSG_TRUNC in flags, the full length, which
+ * may exceed cap), -ETIMEDOUT, or -errno. */
+ssize_t net_nl_recv(int fd, void *buf, size_t cap, int flags, uint64_t deadline_ns);
+/* Reads the reply to the dump request seq up to NLMSG_DONE, all of it by
+ * deadline_ns. Routes of tables other than main are left out. 0 with
+ * *items (malloc'ed; free it) and *n; else -ETIMEDOUT (the deadline passed
+ * first), -EMSGSIZE (more than max entries), -EBADMSG, the kernel's -errno
+ * or recv's, and *items is NULL: a partial list is never returned. */
+int net_nl_read_dump(int fd, uint32_t seq, uint64_t deadline_ns, size_t max,
+		     struct rtnl_item **items, size_t *n);
+/* The ack to request seq, by deadline_ns: 0, the kernel's -errno,
+ * -ETIMEDOUT, or -EBADMSG. */
+int net_nl_read_ack(int fd, uint32_t seq, uint64_t deadline_ns);
+
 /* ---- at boot and at run time (init/net.c) ---- */
 
 struct agent;
@@ -181,7 +219,11 @@ struct agent;
  * to task.net.wait_ms; then resolv.conf and hosts. Needs the loop. */
 void net_boot(struct agent *a);
 
-/* Each returns 0 (or a count, an index) or -errno. */
+/* Each returns 0 (or a count, an index) or -errno; each is one netlink
+ * operation (net_link_index by MAC is a link dump), -ETIMEDOUT when the
+ * kernel's replies do not all come within NET_NL_TIMEOUT_MS. */
+/* A whole dump (net_nl_read_dump): at most NET_DUMP_MAX entries, else
+ * -EMSGSIZE; the main table's routes only. */
 int net_dump(uint16_t type, uint8_t family, struct rtnl_item **items, size_t *n);
 /* A link by name or MAC ("eth0", "52:54:00:12:34:56"); -ENODEV if none. */
 int net_link_index(const char *name_or_mac);

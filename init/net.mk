@@ -22,4 +22,11 @@ $(NLINC)/.stamp:
 	ln -sfn /usr/include/nlinline+.h $(NLINC)/nlinline+.h
 	@touch $@
 
+# init/nlsock.c waits on sockets (not pure): its unit test links it by name
+# and drives it over a socketpair standing in for the kernel.
+$(BUILD)/unit/test_nlsock: tests/unit/test_nlsock.c init/nlsock.c init/net.h \
+		$(BUILD)/asan/libpure.a $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(ASAN_CFLAGS) $< init/nlsock.c $(BUILD)/asan/libpure.a -lpthread -o $@
+
 .DEFAULT_GOAL := $(net_saved_goal)

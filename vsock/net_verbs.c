@@ -1,7 +1,8 @@
 /* Verbs for network links, addresses, routes, resolv.conf and hosts
  * (docs/network.md). Lists are read back from the kernel with rtnetlink
- * dumps; changes go through init/net.c. A netlink call blocks for at most
- * NET_NL_TIMEOUT_MS (the kernel answers at once; see init/net.c). */
+ * dumps; changes go through init/net.c. Each netlink operation waits at
+ * most NET_NL_TIMEOUT_MS for the kernel's replies (init/nlsock.c); a verb
+ * makes at most three (addrs by MAC: the lookup, links, addresses). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,13 +152,31 @@ struct lists {
 	uint8_t family; /* routes inet|inet6; 0: both */
 };
 
+static int by_index(const void *a, const void *b)
+{
+	int x = ((const struct rtnl_item *)a)->link.index;
+	int y = ((const struct rtnl_item *)b)->link.index;
+
+	return (x > y) - (x < y);
+}
+
+/* Binary search: links are sorted by load_lists, and a list of thousands
+ * of addresses looks a link up for each. */
 static const char *link_name(const struct lists *l, int index)
 {
-	for (size_t i = 0; i < l->n_links; i++)
-		if (l->links[i].link.index == index)
-			return l->links[i].link.name;
-	return NULL;
+	struct rtnl_item key = {.kind = RTNL_LINK, .link.index = index};
+	const struct rtnl_item *k;
+
+	if (!l->n_links)
+		return NULL;
+	k = bsearch(&key, l->links, l->n_links, sizeof(*l->links), by_index);
+	return k ? k->link.name : NULL;
 }
+
+/* The longest entry a list writes (a link: a 15-byte name with every byte
+ * escaped as \uXXXX, a 32-byte hardware address, every flag) is under 480
+ * bytes, so NET_DUMP_MAX entries always fit the biggest reply. */
+_Static_assert(NET_DUMP_MAX * 480 + 64 <= OUT_MAX_REPLY, "a full list must fit one reply");
 
 static void put_addr_field(struct jw *w, const char *key, uint8_t family, const uint8_t *a)
 {
@@ -296,12 +315,24 @@ static int load_lists(struct conn *c, struct lists *l, uint16_t type)
 
 	if (r == 0 && type != RTM_GETLINK)
 		r = net_dump(type, l->family, &l->items, &l->n_items);
+	if (r == 0 && l->n_links)
+		qsort(l->links, l->n_links, sizeof(*l->links), by_index);
 	if (r < 0) {
-		net_error(c,
-			  type == RTM_GETLINK	? "listing links"
-			  : type == RTM_GETADDR ? "listing addresses"
-						: "listing routes",
-			  -r);
+		const char *list = type == RTM_GETLINK	 ? "links"
+				   : type == RTM_GETADDR ? "addresses"
+							 : "routes";
+		char what[160];
+		if (r == -EMSGSIZE)
+			snprintf(what, sizeof(what),
+				 "listing %s: more than %d, the most one reply holds", list,
+				 NET_DUMP_MAX);
+		else if (r == -ETIMEDOUT)
+			snprintf(what, sizeof(what),
+				 "listing %s: the kernel's reply did not end within %d ms", list,
+				 NET_NL_TIMEOUT_MS);
+		else
+			snprintf(what, sizeof(what), "listing %s", list);
+		net_error(c, what, -r);
 		return -1;
 	}
 	return 0;

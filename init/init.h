@@ -155,6 +155,7 @@ struct task_table;   /* tasks/: the task table */
 struct cgroup_state; /* tasks/cgroup.c */
 struct boottasks;    /* tasks/bootrun.c: boot tasks */
 struct net_state;    /* init/net.c: interfaces boot still waits for */
+struct file_sync;    /* vsock/file_verbs.c: the fsyncs of writes, off the loop */
 struct task;
 
 struct agent {
@@ -190,6 +191,7 @@ struct agent {
 	struct debug_server *debug;
 	struct boottasks *boottasks;
 	struct net_state *net;
+	struct file_sync *file_sync; /* made by the first write */
 };
 
 /* ---- clocks and the init log (init/log.c) ---- */

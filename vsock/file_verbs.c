@@ -8,10 +8,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -26,6 +29,8 @@ enum {
 	WRITE_ROUNDS = 8,		   /* XFER_BUF reads per turn: 1 MiB at most */
 	WRITEBACK_EVERY = 8 * 1024 * 1024, /* start writeback this often (see write_sink) */
 	ENTRY_MAX = 2048,		   /* one ls entry, its name escaped */
+	SYNC_SLOTS = 32,		   /* writes whose fsync may be under way at once */
+	SYNC_HELPER_STACK = 64 * 1024,
 };
 
 /* ---- errors ---- */
@@ -129,8 +134,29 @@ static int64_t mtime_ns(const struct stat *st)
 
 /* ---- write ---- */
 
+/* One fsync for the helper thread: the only memory it touches. The loop
+ * fills fd, hands the job's address over the request pipe and does not
+ * touch the job until the address comes back on the done pipe (the pipe
+ * calls order the accesses); the helper sets err in between. */
+struct sync_job {
+	int fd;
+	int err; /* errno of the fsync, 0 when it succeeded */
+};
+
+enum write_state {
+	WO_DATA,      /* taking the SIZE bytes from the connection */
+	WO_WAITING,   /* all in, waiting for a sync slot */
+	WO_SYNC_FILE, /* fsync of the temporary file under way */
+	WO_SYNC_DIR,  /* renamed; fsync of the directory under way */
+	WO_DONE,      /* answered: release frees it */
+};
+
 struct write_op {
-	struct conn *c;
+	struct conn *c; /* NULL once the connection went while a sync ran */
+	enum write_state state;
+	struct sync_job job;
+	int slot; /* in file_sync.busy while a sync is under way, else -1 */
+	struct write_op *next_waiting;
 	uint64_t size;	/* SIZE of the request */
 	uint64_t left;	/* bytes still to take from the connection */
 	uint64_t taken; /* bytes written to the temporary file */
@@ -196,8 +222,8 @@ static void write_sink(struct write_op *wo, const char *p, size_t n)
 		n -= (size_t)w;
 		wo->taken += (uint64_t)w;
 	}
-	/* Start writeback as the data comes, so the fsync at the end (which
-	 * PID 1 waits for) finds little left to do. */
+	/* Start writeback as the data comes, so the fsync at the end finds
+	 * little left to do and the reply comes soon after the data. */
 	if (wo->fd >= 0 && wo->taken - wo->flushed >= WRITEBACK_EVERY) {
 		sync_file_range(wo->fd, (off_t)wo->flushed, (off_t)(wo->taken - wo->flushed),
 				SYNC_FILE_RANGE_WRITE);
@@ -230,42 +256,367 @@ static void write_reply_ok(struct conn *c, struct write_op *wo, uint64_t size)
 	free(buf);
 }
 
-/* All SIZE bytes are in the temporary file: owner, mode, fsync, rename. */
-static void write_commit(struct conn *c, struct write_op *wo)
-{
-	struct stat st;
+/* ---- durable writes, off the loop ----
+ *
+ * An fsync waits for the device as long as the device takes: seconds on a
+ * slow disk, for good on a stalled one. PID 1 must not wait like that, so
+ * the two fsyncs of a write (the temporary file; the directory after the
+ * rename) run on one helper thread, made by the first write and kept for
+ * the agent's life. The helper reads a job's address from a pipe, calls
+ * fsync, and writes the address back on a second pipe that the loop
+ * watches. It takes no lock, allocates nothing, logs nothing and touches
+ * no memory but the job, so it can never hold anything the loop (or a
+ * forked child) needs. Everything else, and every decision, stays on the
+ * loop: chown, chmod, rename, unlink, the reply. docs/files.md ("Durable
+ * without blocking") says why it is built so.
+ *
+ * Once the helper exists the agent must not call libc functions that
+ * stop every thread to apply a change (musl's set*id and setrlimit use
+ * __synccall): they would wait for the helper's fsync. Only boot calls
+ * setrlimit, before any write; tasks/spawn.c uses raw system calls. */
 
-	if (!wo->err_code && fstat(wo->fd, &st) == 0 &&
-	    (st.st_uid != wo->uid || st.st_gid != wo->gid) && fchown(wo->fd, wo->uid, wo->gid) < 0)
-		write_fail_errno(wo, "chown", errno);
-	/* After chown, which clears set-id bits; fchmod ignores the umask. */
-	if (!wo->err_code && fchmod(wo->fd, wo->mode) < 0)
-		write_fail_errno(wo, "chmod", errno);
-	if (!wo->err_code && fsync(wo->fd) < 0)
-		write_fail_errno(wo, "fsync", errno);
-	if (!wo->err_code && renameat(wo->dirfd, wo->tmp, wo->dirfd, wo->name) < 0)
-		write_fail_errno(wo, "rename onto", errno);
+struct file_sync {
+	struct watch done;  /* the done pipe's read end (non-blocking) */
+	int req_fd;	    /* the request pipe's write end (non-blocking) */
+	int helper_fds[2];  /* the helper's ends: requests in, done out */
+	bool helper;	    /* the helper runs */
+	unsigned in_flight; /* jobs handed to the helper and not yet back */
+	/* Their writes: a detached one would otherwise be referenced only
+	 * from inside a pipe, out of the agent's sight. */
+	struct write_op *busy[SYNC_SLOTS];
+	struct write_op *waiting, *waiting_tail; /* writes waiting for a slot, FIFO */
+	struct write_op *inline_done;		 /* no helper: synced here, finished next turn */
+	struct timer inline_timer;
+};
+
+static void *sync_helper(void *arg)
+{
+	const int *fds = arg; /* read-only once the thread runs */
+	struct sync_job *job;
+
+	for (;;) {
+		ssize_t n = read(fds[0], &job, sizeof(job));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(job))
+			return NULL; /* the loop's end is never closed: cannot happen */
+		job->err = fsync(job->fd) < 0 ? errno : 0;
+		while (write(fds[1], &job, sizeof(job)) < 0 && errno == EINTR)
+			;
+	}
+}
+
+static void on_synced(struct agent *a, struct watch *w, uint32_t events);
+
+/* The pipes and the thread. Without them every fsync runs on the loop,
+ * as it did before the helper existed, and the next write tries again. */
+static bool helper_start(struct agent *a, struct file_sync *fs)
+{
+	int req[2], done[2], err;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (pipe2(req, O_CLOEXEC) < 0) {
+		err = errno;
+		goto fail;
+	}
+	if (pipe2(done, O_CLOEXEC) < 0) {
+		err = errno;
+		close(req[0]);
+		close(req[1]);
+		goto fail;
+	}
+	/* The loop's ends never block: at most SYNC_SLOTS addresses are ever
+	 * in a pipe, far below its capacity. The helper's ends block. */
+	fcntl(req[1], F_SETFL, O_NONBLOCK);
+	fcntl(done[0], F_SETFL, O_NONBLOCK);
+	fs->done.fd = done[0];
+	fs->done.on_event = on_synced;
+	if (loop_add(a, &fs->done, EPOLLIN) < 0) {
+		err = errno;
+		goto fail_pipes;
+	}
+	fs->helper_fds[0] = req[0];
+	fs->helper_fds[1] = done[1];
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SYNC_HELPER_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* The thread inherits the loop's signal mask: every signal but the
+	 * faults blocked, so signals still come through the signalfd. */
+	err = pthread_create(&t, &attr, sync_helper, fs->helper_fds);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		loop_release(a, &fs->done); /* closes done[0] */
+		close(done[1]);
+		close(req[0]);
+		close(req[1]);
+		fs->helper_fds[0] = fs->helper_fds[1] = -1;
+		goto fail;
+	}
+	fs->req_fd = req[1];
+	fs->helper = true;
+	log_msg(a, LL_DEBUG, "files: fsync helper thread started");
+	return true;
+fail_pipes:
+	close(done[0]);
+	close(done[1]);
+	close(req[0]);
+	close(req[1]);
+	fs->done.fd = -1;
+fail:
+	log_msg(a, LL_WARN, "files: no fsync helper (%s): this write's fsync runs in the loop",
+		strerror(err));
+	return false;
+}
+
+static void on_inline_synced(struct agent *a, struct timer *t);
+
+static struct file_sync *file_sync_of(struct agent *a)
+{
+	struct file_sync *fs = a->file_sync;
+
+	if (!fs) {
+		fs = calloc(1, sizeof(*fs));
+		if (!fs)
+			return NULL;
+		fs->done.fd = fs->req_fd = fs->helper_fds[0] = fs->helper_fds[1] = -1;
+		fs->inline_timer.on_fire = on_inline_synced;
+		a->file_sync = fs;
+	}
+	if (!fs->helper)
+		helper_start(a, fs);
+	return fs;
+}
+
+/* Starts wo's next fsync, of fd. */
+static void sync_submit(struct agent *a, struct file_sync *fs, struct write_op *wo, int fd)
+{
+	struct sync_job *job = &wo->job;
+
+	for (int i = 0; wo->slot < 0 && i < SYNC_SLOTS; i++)
+		if (!fs->busy[i])
+			fs->busy[wo->slot = i] = wo;
+	job->fd = fd;
+	job->err = 0;
+	fs->in_flight++;
+	if (fs->helper && write(fs->req_fd, &job, sizeof(job)) == (ssize_t)sizeof(job))
+		return;
+	job->err = fsync(fd) < 0 ? errno : 0;
+	wo->next_waiting = fs->inline_done;
+	fs->inline_done = wo;
+	timer_arm(a, &fs->inline_timer, 0);
+}
+
+static void sync_start_waiting(struct agent *a, struct file_sync *fs)
+{
+	while (fs->waiting && fs->in_flight < SYNC_SLOTS) {
+		struct write_op *wo = fs->waiting;
+		fs->waiting = wo->next_waiting;
+		if (!fs->waiting)
+			fs->waiting_tail = NULL;
+		wo->next_waiting = NULL;
+		wo->state = WO_SYNC_FILE;
+		sync_submit(a, fs, wo, wo->fd);
+	}
+}
+
+static void sync_unwait(struct file_sync *fs, struct write_op *wo)
+{
+	struct write_op *prev = NULL;
+
+	for (struct write_op *w = fs->waiting; w; prev = w, w = w->next_waiting) {
+		if (w != wo)
+			continue;
+		if (prev)
+			prev->next_waiting = w->next_waiting;
+		else
+			fs->waiting = w->next_waiting;
+		if (fs->waiting_tail == w)
+			fs->waiting_tail = prev;
+		break;
+	}
+	wo->next_waiting = NULL;
+}
+
+/* ---- write: the end ---- */
+
+static void write_free(struct write_op *wo)
+{
+	if (wo->fd >= 0)
+		close(wo->fd);
+	if (wo->have_tmp)
+		unlinkat(wo->dirfd, wo->tmp, 0);
+	if (wo->dirfd >= 0)
+		close(wo->dirfd);
+	free(wo->buf);
+	free(wo);
+}
+
+/* The reply (the error recorded, or ok), and the connection's next request. */
+static void write_answer(struct conn *c, struct write_op *wo)
+{
 	if (wo->err_code) {
 		queue_file_error(c, wo->err_code, wo->err_msg, wo->path, wo->err_errno);
+	} else {
+		log_msg(c->a, LL_INFO, "control: %s wrote %s (%llu bytes)", c->peer, wo->path,
+			(unsigned long long)wo->taken);
+		write_reply_ok(c, wo, wo->taken);
+	}
+	wo->state = WO_DONE;
+	conn_op_end(c);
+	conn_kick_later(c); /* requests pipelined after the data */
+}
+
+/* The client hung up (a half-close is not that: it still reads replies). */
+static bool peer_gone(const struct conn *c)
+{
+	struct pollfd p = {.fd = c->w.fd, .events = 0};
+
+	return !conn_alive(c) || (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)));
+}
+
+/* The temporary file is on the device (or its fsync failed). The rename
+ * happens only for a client still there to be told: one that hung up
+ * leaves PATH as it was. */
+static void write_file_synced(struct agent *a, struct file_sync *fs, struct write_op *wo)
+{
+	struct conn *c = wo->c;
+
+	if (!c || peer_gone(c)) {
+		log_msg(a, LL_INFO,
+			"control: write of %s abandoned by its client; temporary file removed",
+			wo->path);
+		if (!c) {
+			write_free(wo);
+			return;
+		}
+		close(wo->fd);
+		wo->fd = -1;
+		unlinkat(wo->dirfd, wo->tmp, 0);
+		wo->have_tmp = false;
+		wo->state = WO_DONE;
+		c->closing = true;
+		conn_op_end(c);
+		conn_kick_later(c);
+		return;
+	}
+	if (wo->job.err)
+		write_fail_errno(wo, "fsync", wo->job.err);
+	else if (renameat(wo->dirfd, wo->tmp, wo->dirfd, wo->name) < 0)
+		write_fail_errno(wo, "rename onto", errno);
+	if (wo->err_code) {
+		write_answer(c, wo);
 		return;
 	}
 	wo->have_tmp = false;
-	fsync(wo->dirfd); /* the rename itself, durable */
-	log_msg(c->a, LL_INFO, "control: %s wrote %s (%llu bytes)", c->peer, wo->path,
-		(unsigned long long)wo->taken);
-	write_reply_ok(c, wo, wo->taken);
+	close(wo->fd);
+	wo->fd = -1;
+	wo->state = WO_SYNC_DIR;
+	sync_submit(a, fs, wo, wo->dirfd); /* the rename itself, durable */
 }
 
+static void write_dir_synced(struct agent *a, struct write_op *wo)
+{
+	struct conn *c = wo->c;
+	int err = wo->job.err;
+
+	if (!c) {
+		log_msg(a, LL_INFO,
+			"control: wrote %s (%llu bytes); its client left before the reply",
+			wo->path, (unsigned long long)wo->taken);
+		write_free(wo);
+		return;
+	}
+	/* EINVAL, EROFS: a file system that has no directory fsync to do. */
+	if (err && err != EINVAL && err != EROFS)
+		write_fail(wo, errno_code(err), err,
+			   "fsync of the directory of %.1024s: %s (the new file is in place but "
+			   "may not survive a crash)",
+			   wo->path, strerror(err));
+	write_answer(c, wo);
+}
+
+static void write_synced(struct agent *a, struct file_sync *fs, struct write_op *wo)
+{
+	fs->in_flight--;
+	fs->busy[wo->slot] = NULL;
+	wo->slot = -1;
+	if (wo->state == WO_SYNC_FILE)
+		write_file_synced(a, fs, wo);
+	else
+		write_dir_synced(a, wo);
+}
+
+static void on_synced(struct agent *a, struct watch *w, uint32_t events)
+{
+	struct file_sync *fs = container_of(w, struct file_sync, done);
+	struct sync_job *jobs[SYNC_SLOTS];
+	ssize_t n;
+
+	(void)events;
+	/* Each address is one 8-byte write, which a pipe never splits. */
+	while ((n = read(w->fd, jobs, sizeof(jobs))) > 0) {
+		for (size_t i = 0; i < (size_t)n / sizeof(jobs[0]); i++)
+			write_synced(a, fs, container_of(jobs[i], struct write_op, job));
+		if ((size_t)n < sizeof(jobs))
+			break;
+	}
+	sync_start_waiting(a, fs);
+}
+
+static void on_inline_synced(struct agent *a, struct timer *t)
+{
+	struct file_sync *fs = container_of(t, struct file_sync, inline_timer);
+	struct write_op *list = fs->inline_done;
+
+	fs->inline_done = NULL;
+	while (list) {
+		struct write_op *wo = list;
+		list = wo->next_waiting;
+		wo->next_waiting = NULL;
+		write_synced(a, fs, wo);
+	}
+	sync_start_waiting(a, fs);
+}
+
+/* After chown, which clears set-id bits; fchmod ignores the umask. */
+static void write_set_owner_mode(struct write_op *wo)
+{
+	struct stat st;
+
+	if (fstat(wo->fd, &st) == 0 && (st.st_uid != wo->uid || st.st_gid != wo->gid) &&
+	    fchown(wo->fd, wo->uid, wo->gid) < 0) {
+		write_fail_errno(wo, "chown", errno);
+		return;
+	}
+	if (fchmod(wo->fd, wo->mode) < 0)
+		write_fail_errno(wo, "chmod", errno);
+}
+
+/* All SIZE bytes are in: owner and mode here, then the fsyncs off the
+ * loop. The operation (and the requests behind it) waits for them. */
 static void write_end(struct conn *c)
 {
 	struct write_op *wo = c->op_state;
+	struct file_sync *fs = NULL;
 
-	if (wo->err_code)
-		queue_file_error(c, wo->err_code, wo->err_msg, wo->path, wo->err_errno);
+	free(wo->buf);
+	wo->buf = NULL;
+	if (!wo->err_code)
+		write_set_owner_mode(wo);
+	if (!wo->err_code && !(fs = file_sync_of(c->a)))
+		write_fail(wo, "no_memory", ENOMEM, "out of memory for %.1024s", wo->path);
+	if (wo->err_code) {
+		write_answer(c, wo);
+		return;
+	}
+	wo->state = WO_WAITING;
+	if (fs->waiting_tail)
+		fs->waiting_tail->next_waiting = wo;
 	else
-		write_commit(c, wo);
-	conn_op_end(c);
-	conn_kick_later(c); /* requests pipelined after the data */
+		fs->waiting = wo;
+	fs->waiting_tail = wo;
+	sync_start_waiting(c->a, fs);
 }
 
 /* Takes the transfer's bytes: first what the connection already read,
@@ -274,6 +625,9 @@ static void write_end(struct conn *c)
 static void write_input(struct conn *c)
 {
 	struct write_op *wo = c->op_state;
+
+	if (wo->state != WO_DATA)
+		return; /* all taken: what follows is requests, for after the reply */
 	size_t take = c->in_len < wo->left ? c->in_len : (size_t)wo->left;
 
 	if (take) {
@@ -304,26 +658,30 @@ static void write_input(struct conn *c)
 
 static void write_pump(struct conn *c)
 {
-	(void)c; /* write_input does the work; the reply comes at the end */
+	(void)c; /* write_input and the fsync completions do the work */
 }
 
 /* Runs when the write ends or the connection goes: whatever was not
- * renamed into place is removed. */
+ * renamed into place is removed. A write whose fsync is under way is the
+ * helper's until it comes back: it finishes then, without the connection
+ * (write_synced), so nothing the helper uses is freed under it. */
 static void write_release(struct conn *c)
 {
 	struct write_op *wo = c->op_state;
 
-	if (wo->fd >= 0)
-		close(wo->fd);
-	if (wo->have_tmp) {
-		unlinkat(wo->dirfd, wo->tmp, 0);
+	if (wo->state == WO_SYNC_FILE || wo->state == WO_SYNC_DIR) {
+		log_msg(c->a, LL_INFO,
+			"control: %s: left during the fsync of %s; finishing without it", c->peer,
+			wo->path);
+		wo->c = NULL;
+		return;
+	}
+	if (wo->state == WO_WAITING)
+		sync_unwait(c->a->file_sync, wo);
+	if (wo->have_tmp)
 		log_msg(c->a, LL_INFO, "control: %s: write of %s abandoned; temporary file removed",
 			c->peer, wo->path);
-	}
-	if (wo->dirfd >= 0)
-		close(wo->dirfd);
-	free(wo->buf);
-	free(wo);
+	write_free(wo);
 }
 
 static const struct conn_op_ops write_ops = {
@@ -416,6 +774,7 @@ static void verb_write(struct conn *c, int argc, char **argv)
 	wo->buf = buf;
 	wo->size = wo->left = wa.size;
 	wo->dirfd = wo->fd = -1;
+	wo->slot = -1;
 	snprintf(wo->path, sizeof(wo->path), "%s", argv[0]);
 	if (st == FX_WRITE_BAD)
 		write_fail(wo, !path_ok(argv[0], true) ? "bad_path" : "bad_argument", 0, "%s", msg);

@@ -5,10 +5,12 @@ too."""
 import hashlib
 import json
 import os
+import signal
 import socket
 import stat
 import time
 
+from fusehold import HoldFS
 from harness import check, eq, readline, with_agent
 
 
@@ -401,3 +403,253 @@ def test_files_mkdir(a):
     eq(a.request("mkdir /io/z /io/w")["error"], "bad_argument", "two paths")
     check(not os.path.exists(host(a, "/io/z")), "nothing made on a bad request")
     ping_ok(a)
+
+
+# ---- durable writes finish off the event loop (docs/files.md "Durable
+# without blocking"). A FUSE file system served by the test (fusehold.py)
+# holds fsyncs on demand: a stalled disk, without any hook in the agent.
+
+def hold_fs(a):
+    """A HoldFS mounted at /io/h inside the agent."""
+    os.mkdir(host(a, "/io/h"))
+    fs = HoldFS()
+    fs.mount(a.pid1(), os.path.join(a.root, "io", "h"))
+    return fs
+
+
+def events(fs, what):
+    return [e for e in fs.events if e[0] == what]
+
+
+def no_reply_yet(s):
+    """Nothing to read on s at this moment (the reply cannot exist yet)."""
+    s.setblocking(False)
+    try:
+        got = s.recv(1)
+    except BlockingIOError:
+        got = None
+    finally:
+        s.setblocking(True)
+    eq(got, None, "no reply yet")
+
+
+@with_agent()
+def test_files_concurrent_writes(a):
+    import threading
+    payloads = {"/io/c%02d" % i: os.urandom((i * 7919) % 300000) for i in range(40)}
+    same = [os.urandom(50000 + i) for i in range(10)]
+    jobs = list(payloads.items()) + [("/io/same", d) for d in same]
+    results = {}
+
+    def one(k, path, data):
+        with a.connect(timeout=120) as s:
+            # A request pipelined behind the data is answered after the write.
+            s.sendall(write_req(path, len(data)) + data + b"ping\n")
+            f = s.makefile("rb")
+            results[k] = (json.loads(f.readline()), json.loads(f.readline()))
+
+    threads = [threading.Thread(target=one, args=(k, p, d)) for k, (p, d) in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    eq(len(results), len(jobs), "every client got its replies")
+    for k, (path, data) in enumerate(jobs):
+        r, pong = results[k]
+        eq((r["ok"], r["path"], r["size"]), (True, path, len(data)), "reply for %s" % path)
+        eq(pong, {"ok": True, "pong": True}, "the ping after the write of %s" % path)
+    for path, data in payloads.items():
+        with open(host(a, path), "rb") as fh:
+            check(fh.read() == data, "content of %s" % path)
+    with open(host(a, "/io/same"), "rb") as fh:
+        check(fh.read() in same, "/io/same is one whole write, not a mix")
+    eq(temp_files(a), [], "no temporary file left")
+    ping_ok(a)
+
+
+@with_agent()
+def test_files_hangup_after_data_leaves_target(a):
+    """A client that sends the whole file and hangs up (not a half-close)
+    before the agent can answer: nobody is told, so nothing is replaced.
+    The agent is stopped (SIGSTOP) while the client does it, so the hangup
+    is there before the agent reads a byte."""
+    target = host(a, "/io/keep")
+    with open(target, "wb") as f:
+        f.write(b"original\n")
+    pid = a.pid1()
+    for i in range(3):
+        before = a.log().count("abandoned")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            s = a.connect()
+            s.sendall(write_req("/io/keep", 65536) + os.urandom(65536))
+            s.close()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        deadline = time.monotonic() + 20
+        while a.log().count("abandoned") == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        check(a.log().count("abandoned") > before, "the agent saw the write abandoned (%d)" % i)
+        with open(target, "rb") as f:
+            eq(f.read(), b"original\n", "target untouched (%d)" % i)
+        eq(temp_files(a), [], "the temporary file is removed (%d)" % i)
+        ping_ok(a)
+    # A half-close is not a hangup: that client still gets its answer.
+    with a.connect() as s:
+        s.sendall(write_req("/io/keep", 4) + b"new\n")
+        s.shutdown(socket.SHUT_WR)
+        eq(json.loads(readline(s))["ok"], True, "half-closed client answered")
+    with open(target, "rb") as f:
+        eq(f.read(), b"new\n", "written")
+
+
+@with_agent()
+def test_files_fsync_does_not_block_the_loop(a):
+    fs = hold_fs(a)
+    try:
+        fs.put("target", b"old")
+        fs.hold = True
+        data = os.urandom(200000)
+        s = a.connect(timeout=30)
+        s.sendall(write_req("/io/h/target", len(data)) + data)
+        fs.wait_for(lambda f: events(f, "fsync"), "the fsync of the temporary file")
+        # The fsync is held, for as long as the test likes: PID 1 serves.
+        ping_ok(a)
+        eq(a.request("ps")["ok"], True, "ps while the fsync is held")
+        head, back = read_file(a, "/io/h/target")
+        eq(back, b"old", "a reader sees the old file meanwhile")
+        run = a.request("run --name echoer -- /bin/echo captured")
+        with a.connect(timeout=30) as w:
+            w.sendall(("wait %d\n" % run["id"]).encode())
+            eq(json.loads(readline(w))["task"]["exit"]["status"], 0, "a task runs and exits")
+        with a.connect(timeout=30) as w:
+            w.sendall(b"logs echoer\n")
+            eq(readline(w), b"captured\n", "task output is kept meanwhile")
+        eq(fs.file("target"), b"old", "not renamed before its fsync returns")
+        eq(events(fs, "rename"), [], "no rename yet")
+        no_reply_yet(s)
+        # The file's fsync returns; the directory's is held next: the file is
+        # in place, but `ok` waits until the rename is durable too.
+        fs.release(keep_holding=True)
+        fs.wait_for(lambda f: events(f, "fsyncdir"), "the fsync of the directory")
+        eq(fs.file("target"), data, "renamed once its data is durable")
+        ping_ok(a)
+        no_reply_yet(s)
+        fs.release()
+        r = json.loads(readline(s))
+        eq((r["ok"], r["size"]), (True, len(data)), "the reply, after both fsyncs")
+        s.close()
+        eq(fs.listing(), ["target"], "no temporary file")
+        # Writes behind a held fsync wait their turn; the loop still serves.
+        fs.hold = True
+        socks = []
+        for i in range(3):
+            c = a.connect(timeout=30)
+            c.sendall(write_req("/io/h/f%d" % i, 5) + b"abc%d\n" % i)
+            socks.append(c)
+        fs.wait_for(lambda f: f.held, "a held fsync")
+        ping_ok(a)
+        fs.release()
+        for i, c in enumerate(socks):
+            eq(json.loads(readline(c))["ok"], True, "queued write %d" % i)
+            c.close()
+            eq(fs.file("f%d" % i), b"abc%d\n" % i, "queued write %d content" % i)
+    finally:
+        fs.release()
+
+
+@with_agent()
+def test_files_disconnect_during_fsync(a):
+    fs = hold_fs(a)
+    try:
+        fs.put("keep", b"original")
+        fs.hold = True
+        s = a.connect()
+        s.sendall(write_req("/io/h/keep", 1000) + b"n" * 1000)
+        fs.wait_for(lambda f: events(f, "fsync"), "the fsync")
+        s.close()
+        a.wait_output("left during the fsync of /io/h/keep")
+        ping_ok(a)
+        fs.release()
+        fs.wait_for(lambda f: events(f, "unlink"), "the temporary file removed")
+        check(events(fs, "unlink")[0][1].startswith(".keep.taskinit-"), "%r" % fs.events)
+        eq(fs.file("keep"), b"original", "target untouched")
+        eq(fs.listing(), ["keep"], "nothing else left")
+        eq(events(fs, "rename"), [], "never renamed")
+        # Gone while the directory's fsync runs: the rename was done, so the
+        # file stays; only the reply has nobody to go to.
+        fs.hold = True
+        s = a.connect()
+        s.sendall(write_req("/io/h/keep", 3) + b"new")
+        fs.wait_for(lambda f: f.held and events(f, "fsync")[1:], "the second write's fsync")
+        fs.release(keep_holding=True)
+        fs.wait_for(lambda f: f.held and events(f, "fsyncdir"), "the directory fsync")
+        s.close()
+        deadline = time.monotonic() + 20
+        while (a.log().count("left during the fsync of /io/h/keep") < 2 and
+               time.monotonic() < deadline):
+            time.sleep(0.02)
+        eq(a.log().count("left during the fsync of /io/h/keep"), 2, "the hangup seen")
+        fs.release()
+        a.wait_output("its client left before the reply")
+        eq(fs.file("keep"), b"new", "renamed before the hangup: the new file")
+        eq(fs.listing(), ["keep"], "no temporary file")
+        ping_ok(a)
+    finally:
+        fs.release()
+
+
+@with_agent()
+def test_files_shutdown_with_stuck_fsync(a):
+    fs = hold_fs(a)
+    try:
+        fs.put("t", b"old")
+        fs.hold = True
+        s = a.connect()
+        s.sendall(write_req("/io/h/t", 3) + b"new")
+        fs.wait_for(lambda f: events(f, "fsync"), "the fsync")
+        # A second write queued behind the held fsync (its job still in the
+        # helper's pipe): nothing of it may be lost track of at exit.
+        s2 = a.connect()
+        s2.sendall(write_req("/io/h/u", 3) + b"new")
+        fs.wait_for(lambda f: events(f, "setattr")[1:], "the second write's chmod")
+        eq(a.request("shutdown")["ok"], True, "shutdown accepted")
+        # The whole shutdown runs while the fsync is still held: nothing
+        # waits for the helper thread.
+        a.wait_output("exiting with status")
+        eq(fs.file("t"), b"old", "never replaced")
+        eq(fs.file("u"), None, "nor the second")
+        s.close()
+        s2.close()
+    finally:
+        fs.release()
+    a.wait_exit()
+
+
+@with_agent(keys=("task.debug", "task.debug_unix=/io/debug.sock", "task.debug_port=0"))
+def test_files_debug_shell_forks_beside_the_fsync_helper(a):
+    """The debug shell is started with fork(): in a process that now has a
+    helper thread (here blocked in a held fsync), the child must still get
+    as far as exec, and the shell must work."""
+    fs = hold_fs(a)
+    try:
+        fs.hold = True
+        s = a.connect()
+        s.sendall(write_req("/io/h/f", 2) + b"x\n")
+        fs.wait_for(lambda f: f.held, "the held fsync")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as d:
+            d.settimeout(20)
+            d.connect(host(a, "/io/debug.sock"))
+            d.sendall(b"echo forked-$((6*7)); exit\n")
+            out = b""
+            while b"forked-42" not in out:
+                chunk = d.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+            check(b"forked-42" in out, "the shell ran: %r" % out)
+        fs.release()
+        eq(json.loads(readline(s))["ok"], True, "the write finishes")
+        s.close()
+    finally:
+        fs.release()

@@ -36,6 +36,11 @@ struct conn_op_ops {
 	/* Optional: takes raw bytes from c->in (and sees c->eof) instead of the
 	 * request parser; consumes what it can and memmoves the rest down. */
 	void (*input)(struct conn *c);
+	/* Optional, with input: the peer hung up (closed both ways) while raw
+	 * input it sent is still buffered. Returns true to go on handing it on
+	 * (only when may_keep: the connection then no longer counts against
+	 * task.max_conns); false once it has dropped it: the connection closes. */
+	bool (*hangup)(struct conn *c, bool may_keep);
 };
 
 struct conn {
@@ -52,6 +57,7 @@ struct conn {
 	bool discarding; /* inside a line that was too long */
 	bool eof;	 /* the peer half-closed: answer what is complete, then close */
 	bool closing;
+	bool hung_up; /* only handing on raw input the gone peer sent (see hangup) */
 	uint64_t requests;
 	const struct conn_op_ops *op;
 	void *op_state;

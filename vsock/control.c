@@ -27,6 +27,7 @@ struct control {
 	struct conn *conns;
 	unsigned n_conns;
 	unsigned n_lingering; /* refused sockets waiting for their peer's EOF */
+	unsigned n_hung_up;   /* connections only handing on a gone peer's input */
 };
 
 /* A refused socket kept open briefly after its error line, so that a
@@ -39,6 +40,10 @@ struct lingering {
 };
 
 enum { LINGER_MAX = 64, LINGER_MS = 1000 };
+
+/* At most this many hung-up peers' input is still handed on at once (each
+ * holds at most task.max_line bytes and its socket). */
+enum { HUNG_UP_MAX = 64 };
 
 static void accept_one(struct agent *a, struct listener *l, int fd,
 		       const struct sockaddr_storage *ss);
@@ -90,7 +95,10 @@ static void conn_close(struct conn *c, const char *why)
 		ctl->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	ctl->n_conns--;
+	if (c->hung_up)
+		ctl->n_hung_up--;
+	else
+		ctl->n_conns--;
 	loop_release(a, &c->w);
 }
 
@@ -419,6 +427,27 @@ void conn_op_end(struct conn *c)
 	c->op_state = NULL;
 }
 
+/* The peer closed both ways, leaving raw input the operation has not
+ * handed on yet (a task that does not read its stdin now). The operation
+ * decides whether it still goes on; if so the connection stops counting
+ * against task.max_conns, so that such peers never hold every slot while
+ * the task runs. */
+static bool keep_after_hangup(struct conn *c)
+{
+	struct control *ctl = c->a->ctl;
+
+	if (c->hung_up || !c->op->hangup)
+		return true;
+	if (!c->op->hangup(c, ctl->n_hung_up < HUNG_UP_MAX))
+		return false;
+	c->hung_up = true;
+	ctl->n_conns--;
+	ctl->n_hung_up++;
+	log_msg(c->a, LL_DEBUG, "control: %s hung up; handing on %zu bytes of its input", c->peer,
+		c->in_len);
+	return true;
+}
+
 static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
 {
 	struct conn *c = container_of(w, struct conn, w);
@@ -434,7 +463,7 @@ static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
 		/* A full input buffer is not read from, so a hangup would never
 		 * show as end of input there: level-triggered, it would spin. */
 		if (events & EPOLLHUP && !(events & EPOLLOUT) && (was_eof || input_full(c))) {
-			if (!(c->op && c->op->input && c->in_len)) {
+			if (!(c->op && c->op->input && c->in_len) || !keep_after_hangup(c)) {
 				conn_close(c, "hung up");
 				return;
 			}

@@ -406,16 +406,118 @@ static void verb_run(struct conn *c, int argc, char **argv)
 
 /* ---- ps ---- */
 
-static void fill_ps(struct conn *c, struct jw *w, void *ctx)
+/* `ps` lists every task in one line of any length, streamed as the client
+ * takes it: the agent holds one task's JSON at a time, never the list. The
+ * observer sits on the next task to list, so a task removed meanwhile
+ * moves it on to that task's successor instead of leaving it dangling.
+ * Tasks are kept in creation order (increasing ids), and only those that
+ * existed when the ps began are listed, so it always ends. */
+struct ps_op {
+	struct task_observer obs; /* on the next task to list; none: the list is done */
+	struct conn *c;
+	uint64_t last_id; /* the newest task when the ps began */
+	bool first;
+	char entry[REPLY_MAX];
+};
+
+/* Moves the observer on to the task after t, or off the list. */
+static void ps_advance(struct ps_op *p, struct task *t)
 {
-	(void)ctx;
-	reply_ok_open(w);
-	jw_key(w, "tasks");
-	jw_arr_open(w);
-	for (struct task *t = tasks_first(c->a); t; t = t->next)
-		put_task(w, t, false);
-	jw_arr_close(w);
-	jw_obj_close(w);
+	struct task *next = t->next;
+
+	task_unobserve(&p->obs);
+	if (next && next->id <= p->last_id)
+		task_observe(next, &p->obs);
+}
+
+static void ps_notify(struct agent *a, struct task_observer *o, enum task_event ev)
+{
+	struct ps_op *p = container_of(o, struct ps_op, obs);
+
+	(void)a;
+	if (ev != TASK_EV_REMOVED)
+		return;
+	/* Still linked while its removal is announced: its successor is valid. */
+	ps_advance(p, o->task);
+	conn_kick_later(p->c);
+}
+
+/* One task's object, cut down to what always fits should it not. */
+static size_t ps_entry(struct ps_op *p, const struct task *t)
+{
+	struct jw w;
+
+	jw_init(&w, p->entry, sizeof(p->entry));
+	put_task(&w, t, false);
+	if (!w.overflow)
+		return w.len;
+	jw_init(&w, p->entry, sizeof(p->entry));
+	jw_obj_open(&w);
+	jw_key(&w, "id");
+	jw_u64(&w, t->id);
+	jw_key(&w, "name");
+	jw_str(&w, t->name);
+	jw_key(&w, "state");
+	jw_str(&w, task_state_name(t->state));
+	jw_obj_close(&w);
+	return w.len;
+}
+
+static void ps_pump(struct conn *c)
+{
+	struct ps_op *p = c->op_state;
+
+	while (p->obs.task && conn_alive(c) && conn_room(c) > sizeof(p->entry) + 1) {
+		struct task *t = p->obs.task;
+		size_t n = ps_entry(p, t);
+		if (!p->first)
+			conn_queue(c, ",", 1);
+		p->first = false;
+		conn_queue(c, p->entry, n);
+		ps_advance(p, t);
+	}
+	if (!p->obs.task && conn_alive(c)) {
+		conn_queue(c, "]}\n", 3);
+		conn_op_end(c);
+		conn_kick_later(c);
+	}
+}
+
+static void ps_release(struct conn *c)
+{
+	struct ps_op *p = c->op_state;
+
+	task_unobserve(&p->obs);
+	free(p);
+}
+
+static const struct conn_op_ops ps_ops = {.pump = ps_pump, .release = ps_release};
+
+static void list_tasks(struct conn *c)
+{
+	static const char head[] = "{\"ok\":true,\"tasks\":[";
+	struct task *first = tasks_first(c->a), *last = first;
+
+	if (!first) {
+		static const char none[] = "{\"ok\":true,\"tasks\":[]}\n";
+		conn_queue(c, none, sizeof(none) - 1);
+		return;
+	}
+	struct ps_op *p = malloc(sizeof(*p));
+	if (!p) {
+		conn_queue_error(c, "no_memory", "out of memory");
+		return;
+	}
+	memset(&p->obs, 0, sizeof(p->obs));
+	while (last->next)
+		last = last->next;
+	p->c = c;
+	p->last_id = last->id;
+	p->first = true;
+	p->obs.notify = ps_notify;
+	task_observe(first, &p->obs);
+	conn_queue(c, head, sizeof(head) - 1);
+	conn_op_begin(c, &ps_ops, p);
 }
 
 static void fill_one(struct conn *c, struct jw *w, void *ctx)
@@ -435,7 +537,7 @@ static void verb_ps(struct conn *c, int argc, char **argv)
 			conn_queue_big_reply(c, fill_one, t);
 		return;
 	}
-	conn_queue_big_reply(c, fill_ps, NULL);
+	list_tasks(c);
 }
 
 /* ---- wait ---- */
@@ -1155,6 +1257,41 @@ static void attach_input(struct conn *c)
 	}
 }
 
+/* The peer is gone: hand on what the task's stdin takes now, drop the
+ * rest, and end the task's input, as a writer that goes away ends a pipe's. */
+static void attach_drop_input(struct conn *c)
+{
+	struct attach_op *at = c->op_state;
+
+	attach_input(c);
+	if (c->in_len && !at->stdin_closed)
+		log_msg(c->a, LL_INFO,
+			"attach: %s hung up; %zu bytes of stdin for task %llu dropped", c->peer,
+			c->in_len, (unsigned long long)at->l.op.obs.task->id);
+	c->in_len = 0;
+	c->eof = true;
+	attach_input(c);
+}
+
+/* Nobody reads the output any more: the connection ends (the output stays
+ * in the ring). */
+static bool attach_hangup(struct conn *c, bool may_keep)
+{
+	(void)may_keep;
+	attach_drop_input(c);
+	return false;
+}
+
+/* An input-only peer's close means "every byte, then end of input" (it may
+ * not be able to half-close): handed on while the agent may keep it. */
+static bool input_only_hangup(struct conn *c, bool may_keep)
+{
+	if (may_keep)
+		return true;
+	attach_drop_input(c);
+	return false;
+}
+
 /* After an attach the connection carries raw input: it ends with it. */
 static void attach_release(struct conn *c)
 {
@@ -1164,7 +1301,7 @@ static void attach_release(struct conn *c)
 }
 
 static const struct conn_op_ops attach_ops = {
-    .pump = logs_pump, .release = attach_release, .input = attach_input};
+    .pump = logs_pump, .release = attach_release, .input = attach_input, .hangup = attach_hangup};
 
 /* attach --input-only: no output; done once the task's stdin is closed. */
 static void input_only_pump(struct conn *c)
@@ -1185,8 +1322,10 @@ static void input_only_notify(struct agent *a, struct task_observer *o, enum tas
 	conn_kick_later(at->l.op.c);
 }
 
-static const struct conn_op_ops input_only_ops = {
-    .pump = input_only_pump, .release = attach_release, .input = attach_input};
+static const struct conn_op_ops input_only_ops = {.pump = input_only_pump,
+						  .release = attach_release,
+						  .input = attach_input,
+						  .hangup = input_only_hangup};
 
 static void verb_attach(struct conn *c, int argc, char **argv)
 {

@@ -1,5 +1,6 @@
 /* One thread, one epoll loop, and deadline timers kept in a short list
- * (a handful: the shutdown timer and one idle timer per connection). */
+ * (a handful: the shutdown timer, one idle timer per connection, and
+ * timer_when_idle's, which fire only when an epoll_wait found nothing). */
 #include <errno.h>
 #include <sys/epoll.h>
 #include <unistd.h>

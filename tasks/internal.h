@@ -56,15 +56,14 @@ struct spawn_plan {
 #define EXEC_STATUS_WAIT_MS 5000
 
 /* What spawning keeps between tasks: a stack for clone3 children, whether
- * the kernel takes clone3, and the agent's own credentials and umask (a
- * task that wants the same is spared the system calls that set them). */
+ * clone3 works here, and the agent's own credentials (a task that is to
+ * have the same is spared the system calls that set them). */
 struct spawner {
 	void *stack;
 	size_t stack_size;
 	bool no_clone3;
 	bool self_known;
 	struct creds self;
-	mode_t self_umask;
 };
 
 void spawner_init(struct spawner *sp);

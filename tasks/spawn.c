@@ -12,8 +12,8 @@
  *   _exits; a failed step is written into the plan's report, which the
  *   agent reads as soon as the spawn returns (the memory is shared, so no
  *   pipe is needed);
- * - skips the system calls that would set what it already has: the
- *   agent's credentials and umask (recorded by spawner_init).
+ * - skips the set*id calls when the task is to have the agent's own
+ *   credentials (recorded by spawner_init): they would change nothing.
  *
  * The child is made with clone3(CLONE_VM | CLONE_VFORK) on a stack of its
  * own, and a task with a cgroup is born in it (CLONE_INTO_CGROUP): moving
@@ -165,14 +165,6 @@ static int exec_search(char *const *argv, char **envp)
 	return denied ? EACCES : err;
 }
 
-static void set_umask(const struct spawn_plan *p)
-{
-	mode_t want = (mode_t)(p->umask >= 0 ? p->umask : 022);
-
-	if (!p->spawner->self_known || want != p->spawner->self_umask)
-		umask(want);
-}
-
 static __attribute__((noreturn)) void run_child(struct spawn_plan *p)
 {
 	const struct task_spec *s = p->spec;
@@ -190,7 +182,7 @@ static __attribute__((noreturn)) void run_child(struct spawn_plan *p)
 	if (status >= 0 && status != 3 && dup3(status, 3, O_CLOEXEC) == 3)
 		status = 3;
 	close_fds_from(status >= 3 ? status + 1 : 3);
-	set_umask(p);
+	umask((mode_t)(p->umask >= 0 ? p->umask : 022));
 	if (set_rlimits(s) < 0)
 		fail(p, status, "rlimit", errno);
 	if (p->cwd && chdir(p->cwd) < 0)
@@ -237,8 +229,8 @@ static long clone3_run(struct clone_args *ca, void (*fn)(void *), void *arg)
 	return rax;
 }
 
-/* -1 with errno ENOSYS when this kernel (or valgrind) cannot: the caller
- * falls back to vfork. */
+/* -1 with errno when clone3 or its stack fails: spawn_child decides
+ * whether vfork is worth a try. */
 static pid_t clone_vm(struct spawner *sp, struct spawn_plan *p)
 {
 	if (!sp->stack) {
@@ -262,9 +254,6 @@ static pid_t clone_vm(struct spawner *sp, struct spawn_plan *p)
 	if (r >= 0)
 		return (pid_t)r;
 	p->born_in_cgroup = false;
-	/* ENOSYS: no clone3; E2BIG/EINVAL: no CLONE_INTO_CGROUP (before 5.7). */
-	if (r == -ENOSYS || r == -E2BIG || r == -EINVAL)
-		sp->no_clone3 = true;
 	errno = (int)-r;
 	return -1;
 }
@@ -328,6 +317,23 @@ static pid_t vfork_with_status_pipe(struct spawn_plan *p)
 	return pid;
 }
 
+/* clone3 can fail where vfork works: before Linux 5.3 (5.7 for
+ * CLONE_INTO_CGROUP) and under valgrind (ENOSYS, E2BIG, EINVAL), in
+ * sandboxes whose seccomp filter refuses it (EPERM: older container
+ * profiles, systemd's allow-lists), or when its stack cannot be mapped.
+ * Then vfork; and vfork from now on when clone3 itself is what is missing.
+ * Out of processes (EAGAIN: pids.max, RLIMIT_NPROC), vfork would fail the
+ * same way. */
+static bool vfork_may_work(int err)
+{
+	return err != EAGAIN;
+}
+
+static bool clone3_unusable(int err)
+{
+	return err == ENOSYS || err == E2BIG || err == EINVAL || err == EPERM;
+}
+
 pid_t spawn_child(struct spawner *sp, struct spawn_plan *p)
 {
 	memset(&p->report, 0, sizeof(p->report));
@@ -338,8 +344,13 @@ pid_t spawn_child(struct spawner *sp, struct spawn_plan *p)
 	p->child_shared_memory = false;
 	if (!sp->no_clone3) {
 		pid_t pid = clone_vm(sp, p);
-		if (pid >= 0 || !sp->no_clone3)
+		int err = errno;
+		if (pid >= 0 || !vfork_may_work(err))
 			return pid;
+		pid = vfork_with_status_pipe(p);
+		if (pid >= 0 && clone3_unusable(err))
+			sp->no_clone3 = true;
+		return pid;
 	}
 	return vfork_with_status_pipe(p);
 }
@@ -350,8 +361,6 @@ void spawner_init(struct spawner *sp)
 	gid_t rg = 0, eg = 0, sg = 0;
 	int n = getgroups(TASK_MAX_GROUPS, sp->self.groups);
 
-	sp->self_umask = umask(022);
-	umask(sp->self_umask);
 	/* Only a process whose real, effective and saved ids agree is spared
 	 * the set*id calls: they would change something otherwise. */
 	sp->self_known = n >= 0 && getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0 &&

@@ -571,6 +571,30 @@ static bool budget_fits(struct task_table *tt, size_t size, size_t meta)
 	return used <= limit && need <= limit - used && meta <= limit - used - need;
 }
 
+static bool evictable(struct agent *a, const struct task *t)
+{
+	return t->state == TASK_DONE && t != a->main_task;
+}
+
+/* Whether the ring and record would fit once every exited task is gone,
+ * so that a request that cannot fit anyway evicts nothing. */
+static bool budget_fits_without_evictable(struct agent *a, size_t size, size_t meta)
+{
+	struct task_table *tt = table(a);
+	size_t kept = ringlog_pool_used(&tt->pool) + tt->meta_used;
+	size_t limit = ringlog_pool_limit(&tt->pool);
+	size_t need = ringlog_footprint(size);
+	struct ringlog_stats st;
+
+	for (const struct task *t = tt->head; t; t = t->next) {
+		if (!evictable(a, t))
+			continue;
+		ringlog_get_stats(t->ring, &st);
+		kept -= ringlog_footprint(st.capacity) + t->priv->meta_bytes;
+	}
+	return kept <= limit && need <= limit - kept && meta <= limit - kept - need;
+}
+
 /* The budget is shared by every ring and task record: make room by
  * evicting the oldest exited tasks, never a live one. */
 static int make_ring(struct agent *a, size_t size, size_t meta, struct ringlog **out)
@@ -579,10 +603,12 @@ static int make_ring(struct agent *a, size_t size, size_t meta, struct ringlog *
 
 	if (!ringlog_footprint(size))
 		return -EINVAL;
+	if (!budget_fits_without_evictable(a, size, meta))
+		return -ENOSPC; /* evicting every exited task would not be enough */
 	while (!budget_fits(tt, size, meta)) {
 		struct task *victim = NULL;
 		for (struct task *t = tt->head; t; t = t->next)
-			if (t->state == TASK_DONE && t != a->main_task) {
+			if (evictable(a, t)) {
 				victim = t;
 				break;
 			}
@@ -868,9 +894,14 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 	int r = make_ring(a, ring, t->priv->meta_bytes, &t->ring);
 	if (r < 0) {
 		*code = r == -ENOSPC ? "ring_budget" : r == -EINVAL ? "bad_argument" : "no_memory";
+		size_t whole = ringlog_footprint(ring) + t->priv->meta_bytes;
 		snprintf(err, errlen, "cannot make a %zu-byte ring: %s", ring,
-			 r == -ENOSPC ? "the ring budget is used by live tasks" : strerror(-r));
+			 r != -ENOSPC ? strerror(-r)
+			 : whole > ringlog_pool_limit(&table(a)->pool)
+			     ? "with the task's record it is more than the whole ring budget"
+			     : "the ring budget is used by live tasks");
 		t->priv->tomb.release(&t->priv->tomb);
+		prepare_next(a); /* the id is used up: a spare for the next */
 		return NULL;
 	}
 	int cgdir = cg_create(a, t->id, &s->cgroup, err, errlen);
@@ -878,6 +909,7 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 		*code = "cgroup";
 		ringlog_destroy(t->ring);
 		t->priv->tomb.release(&t->priv->tomb);
+		prepare_next(a); /* the id is used up: a spare for the next */
 		return NULL;
 	}
 	char **envp = build_env(s, &creds, home, sizeof(home));
@@ -892,6 +924,7 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 		cg_remove(a, t->id);
 		ringlog_destroy(t->ring);
 		t->priv->tomb.release(&t->priv->tomb);
+		prepare_next(a); /* the id is used up: a spare for the next */
 		return NULL;
 	}
 	struct spawn_plan plan = {
@@ -919,6 +952,7 @@ struct task *task_run(struct agent *a, const struct task_spec *s, const char **c
 		cg_remove(a, t->id);
 		ringlog_destroy(t->ring);
 		t->priv->tomb.release(&t->priv->tomb);
+		prepare_next(a); /* the id is used up: a spare for the next */
 		return NULL;
 	}
 	t->start_boot_ns = (uint64_t)start.boot_ns;

@@ -84,7 +84,8 @@ class Agent:
         argv = [
             "unshare", "--pid", "--fork", "--mount", "--uts", "--propagation", "private",
             os.path.join(HERE, "nsroot.sh"), self.root, self.io, BUILD, HERE, "--",
-            *(AGENT_PREFIX if binary is None else []), binary or AGENT,
+            *(AGENT_PREFIX if binary is None else []),
+            *([binary or AGENT] if not isinstance(binary, list) else binary),
             "task.control_unix=/io/ctl.sock", "task.control_port=0",
             "task.grace=1", "task.log_level=" + log_level,
             # Task cgroups of their own, on whatever cgroup2 hierarchy the host has.

@@ -6,6 +6,7 @@ import os
 import socket
 import time
 
+import harness
 from harness import Agent, check, eq, read_all, readline, test, with_agent
 
 
@@ -339,6 +340,12 @@ def test_exited_tasks_records_count_against_the_ring_budget(a):
     check(10 < len(names) < 35, "kept %d of 60" % len(names))
     eq(names[-1], "big59", "the newest is kept")
     check("big0" not in names, "the oldest was evicted")
+    # A request that could not fit even in an empty budget evicts nothing.
+    r = a.request("run --ring-size 1M -- /bin/true")
+    eq(r.get("error"), "ring_budget", "too big for the budget: %r" % r)
+    check("whole ring budget" in r["message"], r["message"])
+    eq([t["name"] for t in a.request("ps")["tasks"] if t["name"].startswith("big")], names,
+       "nothing evicted for it")
 
 
 @with_agent()
@@ -516,6 +523,25 @@ def test_each_task_gets_its_own_cgroup(a):
     eq(a.request("rm cg"), {"ok": True}, "rm")
     st = a.request("run --name after -- /bin/cat /proc/self/cgroup")
     wait(a, "after")
+
+
+@with_agent(binary=["/build/helpers/noclone3", harness.AGENT])
+def test_clone3_refused_by_a_sandbox_falls_back_to_vfork(a):
+    """Under a seccomp filter that answers clone3 with EPERM (as some
+    container profiles do), tasks still start, in their own cgroup, and
+    exec failures are still reported."""
+    base = "/taskinit-test-%s" % os.path.basename(a.work)
+    for i in range(3):
+        r = run(a, "--name fb%d -- /bin/cat /proc/self/cgroup" % i)
+        eq(wait(a, "fb%d" % i)["task"]["exit"]["status"], 0, "task %d ran" % i)
+        recs, _, _ = framed_logs(a, "fb%d" % i)
+        out = stream_bytes(recs, "stdout").decode()
+        check("0::%s/task-%d\n" % (base, r["id"]) in out, "in its own group: %r" % out)
+    r = a.request("run -- /nonexistent/prog")
+    eq((r["error"], r["reason"], r["exit_code"]), ("exec_failed", "not_found", 127),
+       "exec failure through the status pipe")
+    r = a.request("run --user 65534 -- /bin/sh -c 'id -u'")
+    check(r.get("ok"), "a user switch: %r" % r)
 
 
 @with_agent()

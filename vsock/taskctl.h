@@ -35,6 +35,7 @@ enum {
 	TC_EXIT_OK = 0,
 	TC_EXIT_TASK_FAILED = 1, /* run: exec failed; wait: non-zero status */
 	TC_EXIT_LOCAL = 1,	 /* cp: a local file could not be read or written */
+	TC_EXIT_SIGPIPE = 141,	 /* attach/logs: our stdout closed (128 + SIGPIPE) */
 	TC_EXIT_USAGE = 253,	 /* bad taskctl command line */
 	TC_EXIT_REFUSED = 254,	 /* an error reply, a refused vsock port, a hybrid refusal */
 	TC_EXIT_CONNECT = 255,	 /* nothing answered, or the connection was lost (as ssh) */

@@ -127,7 +127,15 @@ struct frames {
 	int payload_fd;
 	struct tj *end; /* the end line, or an error reply */
 	uint64_t lost;
+	bool out_closed; /* our stdout or stderr is a closed pipe (EPIPE) */
 };
+
+/* Writes output on; a closed pipe is noted, and the bytes go nowhere. */
+static void frames_write(struct frames *f, int fd, const char *p, size_t n)
+{
+	if (write_full(fd, p, n) < 0 && errno == EPIPE)
+		f->out_closed = true;
+}
 
 static const char *const stream_keys[] = {"stdout", "stderr", "pty"};
 
@@ -158,7 +166,7 @@ static int frames_line(struct frames *f, char *line, size_t len)
 		return -1;
 	if (f->json) {
 		line[len] = '\n';
-		write_full(1, line, len + 1);
+		frames_write(f, 1, line, len + 1);
 		line[len] = 0;
 	}
 	const struct tj *n = tj_get(v, "len");
@@ -189,7 +197,7 @@ static int frames_consume(struct frames *f, struct tc_conn *c)
 		char *p = c->buf + c->start;
 		if (f->payload_left) {
 			size_t n = c->len < f->payload_left ? c->len : (size_t)f->payload_left;
-			write_full(f->json ? 1 : f->payload_fd, p, n);
+			frames_write(f, f->json ? 1 : f->payload_fd, p, n);
 			c->start += n, c->len -= n;
 			f->payload_left -= n;
 			continue;
@@ -237,6 +245,8 @@ struct session {
 	struct frames f;
 	int sigfd;
 	unsigned fatal_signals;
+	bool started;	/* taskctl exec made the task (attach did not) */
+	bool pipe_sent; /* the task was sent SIGPIPE for our closed output */
 };
 
 /* A one-off request on a second connection; quiet unless it fails. */
@@ -375,6 +385,25 @@ static void send_stdin(struct session *s)
 	s->in_len -= (size_t)n;
 }
 
+/* Our stdout or stderr went away (`taskctl exec ... | head -1`). A task
+ * that taskctl exec started gets SIGPIPE, as a local writer would on its
+ * next write, and its status ends taskctl as usual; an attach or logs only
+ * stops (exit 141, what death by SIGPIPE would give): the task is not
+ * ours to end. Returns 0 to go on. */
+static int on_output_closed(struct session *s)
+{
+	if (!s->f.out_closed)
+		return 0;
+	if (!s->started)
+		return TC_EXIT_SIGPIPE;
+	if (!s->pipe_sent) {
+		char *args[] = {s->id, "PIPE"};
+		s->pipe_sent = true;
+		side_call(s, "kill", args, 2);
+	}
+	return 0;
+}
+
 /* Runs until the end line. Returns the task's status or a TC_EXIT_* code. */
 static int session_loop(struct session *s)
 {
@@ -388,6 +417,9 @@ static int session_loop(struct session *s)
 	if (first > 0)
 		return 0;
 	for (;;) {
+		int closed = on_output_closed(s);
+		if (closed)
+			return closed;
 		struct pollfd p[4] = {{.fd = s->c.fd, .events = POLLIN},
 				      {.fd = -1, .events = POLLIN},
 				      {.fd = s->sigfd, .events = POLLIN},
@@ -636,6 +668,7 @@ int tc_exec(struct tc *t, const struct tc_exec_opts *o)
 		return tc_fail(TC_EXIT_CONNECT, "out of memory");
 	s->t = t;
 	s->inconn.fd = -1;
+	s->started = true;
 	s->pty = o->tty;
 	s->forward = !o->no_stdin;
 	s->sigfd = -1;
@@ -737,6 +770,10 @@ int tc_logs(struct tc *t, char **args, int nargs)
 			int fr = frames_consume(&f, &c);
 			if (fr > 0)
 				break;
+			if (f.out_closed) {
+				rc = TC_EXIT_SIGPIPE; /* as `tail -f | head` ends */
+				break;
+			}
 			if (fr < 0)
 				rc =
 				    tc_fail(TC_EXIT_CONNECT, "the agent sent something that is not "

@@ -317,7 +317,8 @@ def test_taskctl_exec_task_gone_while_stdin_pushed(a):
 def test_taskctl_exec_with_stdout_closed(a):
     # The reader of taskctl's stdout is gone before the task writes: no
     # death by SIGPIPE (which would skip restoring a raw terminal); the
-    # exit is the task's own.
+    # task gets the SIGPIPE instead, as a local writer would, and its
+    # status (128 + 13) is taskctl's.
     r, w = os.pipe()
     os.close(r)
     p = subprocess.run([TASKCTL, "-c", "unix:" + a.sock, "exec", "-n", "--", "/bin/sh", "-c",
@@ -325,7 +326,31 @@ def test_taskctl_exec_with_stdout_closed(a):
                        stderr=subprocess.PIPE, timeout=60)
     os.close(w)
     check(p.returncode >= 0, "killed by signal %d" % -p.returncode)
-    eq(p.returncode, 5, "the task's status: %r" % p.stderr)
+    eq(p.returncode, 141, "the task died of SIGPIPE: %r" % p.stderr)
+
+
+@with_agent()
+def test_taskctl_exec_into_head_ends(a):
+    # `taskctl exec -- yes | head -1` ends like `yes | head -1` does.
+    p = subprocess.run("%s -c unix:%s exec -n -- /usr/bin/yes | head -1; "
+                       "echo \"${PIPESTATUS[0]}\"" % (TASKCTL, a.sock),
+                       shell=True, executable="/bin/bash", stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    eq(p.stdout, b"y\n141\n", "head's line, then taskctl's status: %r" % p.stderr)
+    live = [t for t in a.request("ps")["tasks"] if t["state"] != "exited"]
+    eq(len(live), 1, "only the main task is left: %r" % live)
+
+
+@with_agent()
+def test_taskctl_logs_follow_into_head_stops_without_ending_the_task(a):
+    r = a.request("run --name talker -- /bin/sh -c %s"
+                  % json.dumps("while :; do echo tick; sleep 0.05; done"))
+    check(r.get("ok"), "run: %r" % r)
+    p = subprocess.run("%s -c unix:%s logs talker -f | head -2; echo \"${PIPESTATUS[0]}\""
+                       % (TASKCTL, a.sock), shell=True, executable="/bin/bash",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    eq(p.stdout, b"tick\ntick\n141\n", "two lines, then 128 + SIGPIPE: %r" % p.stderr)
+    eq(a.request("ps talker")["task"]["state"], "running", "the task is not logs' to end")
 
 
 @with_agent()

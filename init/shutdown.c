@@ -84,7 +84,7 @@ static void signal_descendants(struct agent *a, int sig)
  * read-only so nothing is left dirty when the power goes. */
 static void unmount_all(struct agent *a)
 {
-	static char paths[UNMOUNT_MAX][128];
+	char paths[UNMOUNT_MAX][128]; /* 16 KiB of stack, once, at the very end */
 	unsigned n = 0;
 	char line[1024];
 	FILE *f = fopen("/proc/self/mountinfo", "re");

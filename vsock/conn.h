@@ -57,7 +57,8 @@ struct conn {
 	bool discarding; /* inside a line that was too long */
 	bool eof;	 /* the peer half-closed: answer what is complete, then close */
 	bool closing;
-	bool hung_up; /* only handing on raw input the gone peer sent (see hangup) */
+	bool hung_up;	  /* only handing on raw input the gone peer sent (see hangup) */
+	bool rdhup_quiet; /* a half-closed peer's EPOLLRDHUP is heard no more */
 	uint64_t requests;
 	const struct conn_op_ops *op;
 	void *op_state;
@@ -68,6 +69,13 @@ static inline size_t conn_room(const struct conn *c)
 {
 	return c->out_len < OUT_HIGH ? OUT_CAP - c->out_len : 0;
 }
+
+/* Whether the peer closed for good (not only half-closed its sending
+ * side). A Unix socket shows that as POLLHUP; a vsock never does (its poll
+ * sets POLLHUP only once both of our own directions are shut down), but
+ * there a zero-length send fails with EPIPE once the peer stopped
+ * receiving. Costs a poll and, on the second path, a send. */
+bool conn_peer_gone(int fd);
 
 static inline bool conn_alive(const struct conn *c)
 {

@@ -1,6 +1,7 @@
 /* The control listener: AF_VSOCK and Unix listeners, and connections with
  * bounded buffers. Verbs: verbs.c and task_verbs.c. */
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@ enum {
 	IN_START = 1024,
 	ACCEPT_BATCH = 32,
 	ACCEPT_PAUSE_MS = 100,
+	/* How often a half-closed peer with an operation running is looked at
+	 * (conn_peer_gone): a vsock says nothing when it then closes for good. */
+	HANGUP_PROBE_MS = 1000,
 };
 
 struct control {
@@ -318,15 +322,32 @@ static bool input_full(const struct conn *c)
 	return c->in_cap >= (size_t)c->a->cfg.max_line + 1 && c->in_len + 1 >= c->in_cap;
 }
 
+bool conn_peer_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = 0};
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)))
+		return true;
+	if (send(fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) == 0)
+		return false;
+	return errno == EPIPE || errno == ENOTCONN || errno == ECONNRESET;
+}
+
 static void update_interest(struct conn *c)
 {
 	uint32_t ev = 0;
 
 	/* A full input buffer (requests queued behind a running operation, or
 	 * stdin the task does not take yet) waits: level-triggered EPOLLIN
-	 * would otherwise spin. */
-	if (!c->eof && !c->closing && c->out_len < OUT_HIGH && !input_full(c))
+	 * would otherwise spin. Its peer's close then shows only as EPOLLRDHUP
+	 * on a vsock (EPOLLHUP, always reported, is a Unix socket's): listen
+	 * for that, once, until there is room again. */
+	if (!c->eof && !c->closing && c->out_len < OUT_HIGH && !input_full(c)) {
 		ev |= EPOLLIN;
+		c->rdhup_quiet = false;
+	} else if (!c->eof && !c->closing && input_full(c) && !c->rdhup_quiet) {
+		ev |= EPOLLRDHUP;
+	}
 	if (c->out_len)
 		ev |= EPOLLOUT;
 	loop_mod(c->a, &c->w, ev);
@@ -448,34 +469,63 @@ static bool keep_after_hangup(struct conn *c)
 	return true;
 }
 
+/* The peer is gone for good. Returns false when the connection was closed
+ * (nothing of its input is left to hand on). */
+static bool on_hangup(struct conn *c)
+{
+	if (!(c->op && c->op->input && c->in_len) || !keep_after_hangup(c)) {
+		conn_close(c, "hung up");
+		return false;
+	}
+	/* Raw input the peer sent before it closed is still to be handed on
+	 * (attach): stop hearing the hangup, which would wake us until then;
+	 * the operation's kicks go on, and update_interest watches again once
+	 * there is room. */
+	loop_del(c->a, &c->w);
+	return true;
+}
+
 static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
 {
 	struct conn *c = container_of(w, struct conn, w);
+	bool vsock_gone = false;
 
+	(void)a;
 	if (events & EPOLLERR) {
 		conn_close(c, "socket error");
 		return;
 	}
-	if (events & (EPOLLIN | EPOLLHUP)) {
+	if (events & EPOLLRDHUP && !(events & (EPOLLIN | EPOLLHUP))) {
+		/* Listened for only while the input buffer is full: gone, or
+		 * half-closed (then heard no more until there is room). */
+		if (!conn_peer_gone(c->w.fd)) {
+			c->rdhup_quiet = true;
+			update_interest(c);
+			if (c->op)
+				timer_arm(a, &c->idle, HANGUP_PROBE_MS);
+			return;
+		}
+		vsock_gone = true;
+	}
+	if (events & (EPOLLIN | EPOLLHUP) || vsock_gone) {
 		bool was_eof = c->eof;
-		if (!c->eof)
+		if (!c->eof && !vsock_gone)
 			read_input(c);
 		/* A full input buffer is not read from, so a hangup would never
 		 * show as end of input there: level-triggered, it would spin. */
-		if (events & EPOLLHUP && !(events & EPOLLOUT) && (was_eof || input_full(c))) {
-			if (!(c->op && c->op->input && c->in_len) || !keep_after_hangup(c)) {
-				conn_close(c, "hung up");
-				return;
-			}
-			/* Raw input the peer sent before it closed is still to be
-			 * handed on (attach): stop hearing the hangup, which would
-			 * wake us until then; the operation's kicks go on, and
-			 * update_interest watches again once there is room. */
-			loop_del(a, &c->w);
-		}
+		bool hup = events & EPOLLHUP || vsock_gone;
+		if (hup && !(events & EPOLLOUT) && (was_eof || input_full(c)) && !on_hangup(c))
+			return;
+		/* A vsock's end of input may be a close: nothing else will say so. */
+		if (!was_eof && c->eof && !hup && conn_peer_gone(c->w.fd))
+			vsock_gone = true;
+		else if (!was_eof && c->eof && c->op)
+			timer_arm(a, &c->idle, HANGUP_PROBE_MS);
 	}
 	if (c->w.fd >= 0)
 		conn_pump(c);
+	if (vsock_gone && c->w.fd >= 0 && c->eof && !c->hung_up)
+		on_hangup(c);
 }
 
 static void on_idle(struct agent *a, struct timer *t)
@@ -485,8 +535,15 @@ static void on_idle(struct agent *a, struct timer *t)
 
 	(void)a;
 	if (c->op) {
+		/* A half-closed peer may close for good later without a word on
+		 * a vsock: look, now and then, while its operation runs. */
+		bool half_closed = (c->eof || c->rdhup_quiet) && !c->hung_up;
+		if (half_closed && conn_peer_gone(c->w.fd) && !on_hangup(c))
+			return;
 		/* Waiting on a task or streaming is not idleness. */
-		timer_arm(c->a, &c->idle, (uint64_t)c->a->cfg.idle_timeout_s * 1000u);
+		timer_arm(c->a, &c->idle,
+			  half_closed && !c->hung_up ? HANGUP_PROBE_MS
+						     : (uint64_t)c->a->cfg.idle_timeout_s * 1000u);
 		return;
 	}
 	snprintf(msg, sizeof(msg), "no request for %u seconds", c->a->cfg.idle_timeout_s);

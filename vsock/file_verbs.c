@@ -470,9 +470,7 @@ static void write_answer(struct conn *c, struct write_op *wo)
 /* The client hung up (a half-close is not that: it still reads replies). */
 static bool peer_gone(const struct conn *c)
 {
-	struct pollfd p = {.fd = c->w.fd, .events = 0};
-
-	return !conn_alive(c) || (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)));
+	return !conn_alive(c) || conn_peer_gone(c->w.fd);
 }
 
 /* The temporary file is on the device (or its fsync failed). The rename

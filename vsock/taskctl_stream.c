@@ -245,9 +245,14 @@ struct session {
 	struct frames f;
 	int sigfd;
 	unsigned fatal_signals;
-	bool started;	/* taskctl exec made the task (attach did not) */
-	bool pipe_sent; /* the task was sent SIGPIPE for our closed output */
+	bool started;	  /* taskctl exec made the task (attach did not) */
+	int closed_stage; /* our output closed: 1 SIGPIPE sent, 2 SIGTERM sent */
+	double closed_at; /* when the last of those was sent */
 };
+
+/* How long a task that ignores the signal it got for our closed output has
+ * before the next step (SIGTERM, then taskctl leaves it running). */
+#define CLOSED_GRACE_MS 2000
 
 /* A one-off request on a second connection; quiet unless it fails. */
 static int side_call(struct session *s, const char *verb, char **args, int nargs)
@@ -387,20 +392,36 @@ static void send_stdin(struct session *s)
 
 /* Our stdout or stderr went away (`taskctl exec ... | head -1`). A task
  * that taskctl exec started gets SIGPIPE, as a local writer would on its
- * next write, and its status ends taskctl as usual; an attach or logs only
- * stops (exit 141, what death by SIGPIPE would give): the task is not
- * ours to end. Returns 0 to go on. */
-static int on_output_closed(struct session *s)
+ * next write, and its status ends taskctl as usual. A task that ignores
+ * SIGPIPE (Python, many servers: locally they would stop on the write
+ * error, which a remote task never gets) gets SIGTERM 2 s later, and 2 s
+ * after that taskctl leaves it running (exit 141). An attach or logs only
+ * stops (exit 141, what death by SIGPIPE would give): the task is not ours
+ * to end. Returns 0 to go on; *timeout is lowered to the next step. */
+static int on_output_closed(struct session *s, int *timeout)
 {
+	static const char *const sig[] = {"PIPE", "TERM"};
+
 	if (!s->f.out_closed)
 		return 0;
 	if (!s->started)
 		return TC_EXIT_SIGPIPE;
-	if (!s->pipe_sent) {
-		char *args[] = {s->id, "PIPE"};
-		s->pipe_sent = true;
-		side_call(s, "kill", args, 2);
+	double left = s->closed_at + CLOSED_GRACE_MS - now_ms();
+	if (s->closed_stage && left > 0) {
+		if (*timeout < 0 || *timeout > (int)left + 1)
+			*timeout = (int)left + 1;
+		return 0;
 	}
+	if (s->closed_stage == 2)
+		return tc_fail(TC_EXIT_SIGPIPE,
+			       "output closed; task %s ignores SIGPIPE and "
+			       "SIGTERM and still runs",
+			       s->id);
+	char *args[] = {s->id, (char *)sig[s->closed_stage]};
+	side_call(s, "kill", args, 2);
+	s->closed_stage++;
+	s->closed_at = now_ms();
+	*timeout = CLOSED_GRACE_MS + 1;
 	return 0;
 }
 
@@ -417,9 +438,6 @@ static int session_loop(struct session *s)
 	if (first > 0)
 		return 0;
 	for (;;) {
-		int closed = on_output_closed(s);
-		if (closed)
-			return closed;
 		struct pollfd p[4] = {{.fd = s->c.fd, .events = POLLIN},
 				      {.fd = -1, .events = POLLIN},
 				      {.fd = s->sigfd, .events = POLLIN},
@@ -434,6 +452,9 @@ static int session_loop(struct session *s)
 		maybe_end_stdin(s);
 		if (s->forward && s->stdin_eof && !s->eof_sent && !s->send_closed && !s->in_len)
 			timeout = 10; /* hybrid: waiting for the VMM to take our bytes */
+		int closed = on_output_closed(s, &timeout);
+		if (closed)
+			return closed;
 		if (poll(p, 4, timeout) < 0) {
 			if (errno == EINTR)
 				continue;

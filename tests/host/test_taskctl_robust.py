@@ -14,6 +14,7 @@ demand what a real agent only does by accident (reset a connection, send
 control bytes in a task's name)."""
 import json
 import os
+import shlex
 import signal
 import socket
 import struct
@@ -339,6 +340,18 @@ def test_taskctl_exec_into_head_ends(a):
     eq(p.stdout, b"y\n141\n", "head's line, then taskctl's status: %r" % p.stderr)
     live = [t for t in a.request("ps")["tasks"] if t["state"] != "exited"]
     eq(len(live), 1, "only the main task is left: %r" % live)
+
+
+@with_agent()
+def test_taskctl_exec_into_head_ends_a_task_that_ignores_sigpipe(a):
+    # Such a task (Python, many servers) would stop locally on the write
+    # error, which a remote task never gets: SIGTERM follows 2 s later.
+    script = "trap '' PIPE; while :; do echo y; done"
+    p = subprocess.run("%s -c unix:%s exec -n -- /bin/sh -c %s | head -1; "
+                       "echo \"${PIPESTATUS[0]}\"" % (TASKCTL, a.sock, shlex.quote(script)),
+                       shell=True, executable="/bin/bash", stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    eq(p.stdout, b"y\n143\n", "head's line, then the task's status (SIGTERM): %r" % p.stderr)
 
 
 @with_agent()

@@ -93,7 +93,10 @@ void conn_queue_big_reply(struct conn *c, void (*fill)(struct conn *c, struct jw
 			  void *ctx);
 /* Tries to send what is queued now; -1 when the connection is gone. */
 int conn_flush(struct conn *c);
-void conn_op_begin(struct conn *c, const struct conn_op_ops *ops, void *state);
+/* Starts an operation on c. False (and ops->release already called) when
+ * c was closed meanwhile, e.g. by a reply that could not be queued: the
+ * caller must not touch state again. */
+bool conn_op_begin(struct conn *c, const struct conn_op_ops *ops, void *state);
 /* Ends the operation (its release runs) and lets requests flow again. */
 void conn_op_end(struct conn *c);
 /* Re-runs the connection's state machine after the current batch of

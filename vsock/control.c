@@ -431,10 +431,16 @@ void conn_kick_later(struct conn *c)
 		timer_arm(c->a, &c->kick, 0);
 }
 
-void conn_op_begin(struct conn *c, const struct conn_op_ops *ops, void *state)
+bool conn_op_begin(struct conn *c, const struct conn_op_ops *ops, void *state)
 {
 	c->op = ops;
 	c->op_state = state;
+	/* A reply queued just before may have failed to allocate and closed
+	 * the connection: the operation then ends before it starts. */
+	if (conn_alive(c))
+		return true;
+	conn_op_end(c);
+	return false;
 }
 
 void conn_op_end(struct conn *c)

@@ -455,6 +455,9 @@ static void write_free(struct write_op *wo)
 /* The reply (the error recorded, or ok), and the connection's next request. */
 static void write_answer(struct conn *c, struct write_op *wo)
 {
+	/* Done before the reply is queued: a queue that cannot allocate
+	 * closes the connection, whose release then frees wo. */
+	wo->state = WO_DONE;
 	if (wo->err_code) {
 		queue_file_error(c, wo->err_code, wo->err_msg, wo->path, wo->err_errno);
 	} else {
@@ -462,7 +465,8 @@ static void write_answer(struct conn *c, struct write_op *wo)
 			(unsigned long long)wo->taken);
 		write_reply_ok(c, wo, wo->taken);
 	}
-	wo->state = WO_DONE;
+	if (!conn_alive(c))
+		return;
 	conn_op_end(c);
 	conn_kick_later(c); /* requests pipelined after the data */
 }
@@ -780,7 +784,8 @@ static void verb_write(struct conn *c, int argc, char **argv)
 		write_fail(wo, "shutting_down", 0, "shutdown in progress");
 	else
 		write_prepare(wo, &wa);
-	conn_op_begin(c, &write_ops, wo);
+	if (!conn_op_begin(c, &write_ops, wo))
+		return;
 	if (!wo->left)
 		write_end(c); /* SIZE 0: nothing to wait for */
 	else

@@ -145,7 +145,7 @@ static void put_task(struct jw *w, const struct task *t, bool full)
 	jw_i64(w, t->pid);
 	jw_key(w, "argv");
 	jw_arr_open(w);
-	for (char **v = t->argv; *v && shown < ARGV_SHOWN; v++) {
+	for (char **v = t->argv; *v && (full || shown < ARGV_SHOWN); v++) {
 		size_t n = strlen(*v);
 		if (!full && n > ARGV_SHOWN - shown)
 			n = ARGV_SHOWN - shown;
@@ -938,8 +938,8 @@ static void verb_logs(struct conn *c, int argc, char **argv)
 	/* Holding only makes sense while following: a history read ends. */
 	l->op.obs.hold = la.lossless && la.follow ? &l->cur : NULL;
 	task_observe(t, &l->op.obs);
-	conn_op_begin(c, &logs_ops, l);
-	logs_pump(c);
+	if (conn_op_begin(c, &logs_ops, l))
+		logs_pump(c);
 }
 
 static void verb_resize(struct conn *c, int argc, char **argv)

@@ -525,6 +525,17 @@ def test_each_task_gets_its_own_cgroup(a):
     wait(a, "after")
 
 
+@with_agent()
+def test_ps_of_one_task_shows_its_whole_command_line(a):
+    argv = ["/bin/true", "x" * 1000, "y" * 1000, "zzz"]
+    r = run(a, "--name long -- %s" % " ".join(argv))
+    wait(a, "long")
+    eq(a.request("ps long")["task"]["argv"], argv, "ps TASK: the whole argv")
+    listed = [t for t in a.request("ps")["tasks"] if t["name"] == "long"][0]["argv"]
+    check(sum(len(x) for x in listed) <= 1024 and listed[0] == "/bin/true",
+          "the list cuts it after 1024 bytes: %r" % [len(x) for x in listed])
+
+
 @with_agent(binary=["/build/helpers/noclone3", harness.AGENT])
 def test_clone3_refused_by_a_sandbox_falls_back_to_vfork(a):
     """Under a seccomp filter that answers clone3 with EPERM (as some

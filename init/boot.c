@@ -225,6 +225,12 @@ void boot_mounts(struct agent *a)
 					      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL};
 	int pts;
 
+	/* A child subreaper (taskinit run as any process but PID 1) lives in
+	 * somebody else's system: its filesystems are not ours to mount. */
+	if (a->pid != 1) {
+		log_msg(a, LL_INFO, "not PID 1: a child subreaper mounts nothing");
+		return;
+	}
 	mount_one(a, &proc);
 	mount_one(a, &sys);
 	mount_dev(a);

@@ -1,6 +1,7 @@
 /* taskinit: PID 1 for microVM guests. The one agent struct lives here. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -65,9 +66,32 @@ static void start_mode(struct agent *a)
 		a->pid);
 }
 
+/* `taskinit --version` and `--help` answer and exit before anything boots:
+ * run by hand on a host, taskinit would otherwise start as a subreaper. */
+static void answer_and_exit(int argc, char **argv)
+{
+	if (argc != 2)
+		return;
+	if (!strcmp(argv[1], "--version")) {
+		printf("taskinit %s\n", TASKINIT_VERSION);
+		exit(0);
+	}
+	if (!strcmp(argv[1], "--help")) {
+		printf("usage: taskinit [task.KEY=VALUE...] [-- COMMAND [ARGS...]]\n"
+		       "PID 1 for microVM guests: mounts the guest's filesystems, runs and\n"
+		       "supervises tasks, captures their output and serves them over vsock.\n"
+		       "As PID 1 of a VM or of a PID namespace it boots; as any other process\n"
+		       "it runs COMMAND as a child subreaper and mounts nothing.\n"
+		       "Keys: docs/cmdline.md. taskinit --version prints the version.\n");
+		exit(0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
+
+	answer_and_exit(argc, argv);
 
 	a->t_exec_ns = now_ns();
 	a->logfd = -1;

@@ -2,11 +2,13 @@
 the control protocol's skeleton (limits, bad input, peers)."""
 import json
 import os
+import subprocess
 import random
 import signal
 import socket
 import time
 
+import harness
 from harness import (AGENT, Agent, boot_and_exit, check, eq, read_all, replies, test,
                      with_agent)
 
@@ -258,17 +260,27 @@ def test_boot_mounts_present_with_flags():
 
 
 @test
-def test_second_boot_over_existing_mounts_succeeds():
-    # A second taskinit inside the first one (a subreaper, not PID 1) runs
-    # the boot step over the mounts the first made.
+def test_a_child_subreaper_mounts_nothing():
+    # A second taskinit inside the first one (a subreaper, not PID 1): its
+    # system is the first one's, and it mounts nothing of its own (run by
+    # hand on a host, it once mounted a tmpfs over the host's /run).
     inner = [AGENT, "task.control_port=0", "task.log_level=info", "--", "/bin/sh", "-c", "exit 7"]
     rc, rec, log = boot_and_exit(inner)
     eq(rc, 7, "outer exit status is the inner's main status")
-    for target in EXPECTED_MOUNTS:
-        check("mount %s: already mounted, skipped" % target in log,
-              "inner boot skipped %s:\n%s" % (target, log))
+    check("not PID 1: a child subreaper mounts nothing" in log, "inner mounts nothing:\n" + log)
+    check("mount /run: already mounted, skipped" not in log, "no mount attempted")
     check("starting as a child subreaper" in log, "inner runs as subreaper")
     check(log.count("TASKINIT_EXIT") == 2, "both report their main task")
+
+
+@test
+def test_version_and_help_answer_without_booting():
+    for flag, want in (("--version", b"taskinit "), ("--help", b"usage: taskinit")):
+        p = subprocess.run([os.path.join(harness.BUILD, "taskinit"), flag],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        eq(p.returncode, 0, "%s exits 0: %r" % (flag, p.stderr))
+        check(p.stdout.startswith(want), "%s: %r" % (flag, p.stdout))
+        eq(p.stderr, b"", "%s logs nothing (nothing booted)" % flag)
 
 
 @test

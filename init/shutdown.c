@@ -79,6 +79,8 @@ static void signal_descendants(struct agent *a, int sig)
 }
 
 #define UNMOUNT_MAX 128
+/* How long the end of shutdown waits for writes still in their fsync. */
+#define SHUTDOWN_FSYNC_WAIT_MS 1000
 
 /* In a VM every mount goes, innermost first; what is busy is made
  * read-only so nothing is left dirty when the power goes. */
@@ -113,6 +115,7 @@ static __attribute__((noreturn)) void finish(struct agent *a)
 	control_close_all(a);
 	tasks_cleanup(a);
 	sync();
+	files_finish_for_shutdown(a, SHUTDOWN_FSYNC_WAIT_MS);
 	if (a->mode == MODE_VM) {
 		unmount_all(a);
 		log_msg(a, LL_INFO, "%s", shutdown_action_name(a->sd_action));

@@ -369,6 +369,31 @@ fail:
 	return false;
 }
 
+void files_finish_for_shutdown(struct agent *a, unsigned wait_ms)
+{
+	struct file_sync *fs = a->file_sync;
+	uint64_t deadline = now_ns() + (uint64_t)wait_ms * 1000000u;
+
+	if (!fs || !fs->helper)
+		return;
+	while (fs->in_flight) {
+		uint64_t now = now_ns();
+		struct pollfd p = {.fd = fs->done.fd, .events = POLLIN};
+		if (now >= deadline)
+			break;
+		int r = poll(&p, 1, (int)((deadline - now + 999999u) / 1000000u));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		on_synced(a, &fs->done, EPOLLIN);
+	}
+	if (fs->in_flight)
+		log_msg(a, LL_WARN,
+			"files: %u write(s) still in fsync after %u ms; left as they are",
+			fs->in_flight, wait_ms);
+}
+
 static void on_inline_synced(struct agent *a, struct timer *t);
 
 static struct file_sync *file_sync_of(struct agent *a)

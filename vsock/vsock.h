@@ -87,6 +87,12 @@ int control_start(struct agent *a);
 void control_stop_accepting(struct agent *a);
 /* Flushes what each connection can take without blocking, then closes all. */
 void control_close_all(struct agent *a);
+/* At the very end of shutdown, after sync() and control_close_all(): the
+ * writes still in the fsync helper usually come back now; finishes them
+ * (temporary files removed), so that none holds a file open for writing
+ * when / is remounted read-only. Waits at most wait_ms for them: a stalled
+ * disk does not hold up the power-off. */
+void files_finish_for_shutdown(struct agent *a, unsigned wait_ms);
 
 /* ---- the debug shell (vsock/debug.c) ---- */
 

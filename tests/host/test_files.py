@@ -626,6 +626,32 @@ def test_files_shutdown_with_stuck_fsync(a):
     a.wait_exit()
 
 
+@with_agent()
+def test_files_shutdown_finishes_a_write_whose_fsync_returns_late(a):
+    """A write whose fsync returns within the end of shutdown's second is
+    finished there: its temporary file removed, so no file stays open for
+    writing when / is remounted read-only (in a VM)."""
+    fs = hold_fs(a)
+    try:
+        fs.put("t", b"old")
+        fs.hold = True
+        s = a.connect()
+        s.sendall(write_req("/io/h/t", 3) + b"new")
+        fs.wait_for(lambda f: events(f, "fsync"), "the fsync")
+        eq(a.request("shutdown")["ok"], True, "shutdown accepted")
+        # Logged just before the end of shutdown starts, which never goes
+        # back to the loop: the fsync can only come back inside it.
+        a.wait_output("all processes gone")
+        fs.release()
+        a.wait_output("exiting with status")
+        eq(fs.file("t"), b"old", "never replaced")
+        eq(sorted(fs.listing()), ["t"], "the temporary file is gone")
+        s.close()
+    finally:
+        fs.release()
+    a.wait_exit()
+
+
 @with_agent(keys=("task.debug", "task.debug_unix=/io/debug.sock", "task.debug_port=0"))
 def test_files_debug_shell_forks_beside_the_fsync_helper(a):
     """The debug shell is started with fork(): in a process that now has a

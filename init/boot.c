@@ -317,7 +317,8 @@ void boot_system(struct agent *a)
 	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
 	set_hostname(a);
 	raise_nofile(a);
-	loopback_up(a);
+	if (a->mode != MODE_SUBREAPER) /* a subreaper's network is somebody else's */
+		loopback_up(a);
 	if (a->mode == MODE_VM) {
 		/* Ctrl-Alt-Del becomes SIGINT to PID 1 instead of an instant reboot. */
 		if (reboot(RB_DISABLE_CAD) < 0)

@@ -347,8 +347,11 @@ int config_set(struct config *c, const char *key, const char *val, const char **
 		return set_string(c->rootflags, sizeof(c->rootflags), val, why);
 	if (!strcmp(k, "root_wait"))
 		return set_uint_key(&c->root_wait_s, val, 0, 300, why, "expected 0..300 seconds");
-	if (!strcmp(k, "cgroup"))
-		return set_string(c->cgroup, sizeof(c->cgroup), val, why);
+	if (!strcmp(k, "cgroup")) {
+		int r = set_string(c->cgroup, sizeof(c->cgroup), val, why);
+		c->cgroup_set |= r == 0;
+		return r;
+	}
 	if (!strcmp(k, "boot_tasks"))
 		return set_string(c->boot_tasks, sizeof(c->boot_tasks), val, why);
 	if (!strcmp(k, "max_line"))

@@ -73,6 +73,7 @@ struct config {
 	struct net_config net;
 	/* The parent group of the task cgroups; "none": no cgroups. */
 	char cgroup[CONFIG_PATH_MAX];
+	bool cgroup_set; /* task.cgroup was given (a subreaper makes none without) */
 	/* The boot tasks file (docs/boottasks.md); "none": no boot tasks. */
 	char boot_tasks[CONFIG_PATH_MAX];
 	/* The main task's argv, NULL-terminated, strings stored in main_buf. */

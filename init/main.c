@@ -70,7 +70,9 @@ static void start_mode(struct agent *a)
  * run by hand on a host, taskinit would otherwise start as a subreaper. */
 static void answer_and_exit(int argc, char **argv)
 {
-	if (argc != 2)
+	/* Never as PID 1: the kernel hands init the words of its command line
+	 * it does not know, and an init that exits panics the kernel. */
+	if (argc != 2 || getpid() == 1)
 		return;
 	if (!strcmp(argv[1], "--version")) {
 		printf("taskinit %s\n", TASKINIT_VERSION);

@@ -87,7 +87,13 @@ int tasks_init(struct agent *a)
 	spawner_init(&a->tasks->spawner);
 	ringlog_pool_init(&a->tasks->pool, a->cfg.ring_budget);
 	a->tasks->prepare.on_fire = on_idle_prepare;
-	if (strcmp(a->cfg.cgroup, "none") != 0)
+	/* A child subreaper runs in somebody else's system: task groups under
+	 * the default base would land at the top of the host's hierarchy. */
+	if (a->mode == MODE_SUBREAPER && !a->cfg.cgroup_set)
+		log_msg(a, LL_INFO,
+			"cgroup: a child subreaper makes task groups only under a "
+			"task.cgroup it is given");
+	else if (strcmp(a->cfg.cgroup, "none") != 0)
 		cg_init(a, a->cfg.cgroup);
 	prepare_next(a);
 	return 0;

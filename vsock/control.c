@@ -338,14 +338,15 @@ static void update_interest(struct conn *c)
 	uint32_t ev = 0;
 
 	/* A full input buffer (requests queued behind a running operation, or
-	 * stdin the task does not take yet) waits: level-triggered EPOLLIN
-	 * would otherwise spin. Its peer's close then shows only as EPOLLRDHUP
-	 * on a vsock (EPOLLHUP, always reported, is a Unix socket's): listen
-	 * for that, once, until there is room again. */
+	 * stdin the task does not take yet) or a full output buffer waits:
+	 * level-triggered EPOLLIN would otherwise spin. The peer's close then
+	 * shows only as EPOLLRDHUP on a vsock (EPOLLHUP, always reported, is a
+	 * Unix socket's): listen for that, once, until reading resumes. Not
+	 * for a peer already known gone (hung_up): its RDHUP stays set. */
 	if (!c->eof && !c->closing && c->out_len < OUT_HIGH && !input_full(c)) {
 		ev |= EPOLLIN;
 		c->rdhup_quiet = false;
-	} else if (!c->eof && !c->closing && input_full(c) && !c->rdhup_quiet) {
+	} else if (!c->eof && !c->closing && !c->rdhup_quiet && !c->hung_up) {
 		ev |= EPOLLRDHUP;
 	}
 	if (c->out_len)
@@ -452,6 +453,10 @@ void conn_op_end(struct conn *c)
 	c->op = NULL;
 	op->release(c);
 	c->op_state = NULL;
+	/* The idle timer may be on the hang-up probe's short period: back to
+	 * the idle timeout, so that replies still queued are not cut short. */
+	if (conn_alive(c))
+		timer_arm(c->a, &c->idle, (uint64_t)c->a->cfg.idle_timeout_s * 1000u);
 }
 
 /* The peer closed both ways, leaving raw input the operation has not
@@ -502,8 +507,9 @@ static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
 		return;
 	}
 	if (events & EPOLLRDHUP && !(events & (EPOLLIN | EPOLLHUP))) {
-		/* Listened for only while the input buffer is full: gone, or
-		 * half-closed (then heard no more until there is room). */
+		/* Listened for only while reading is paused (a full input or
+		 * output buffer): gone, or half-closed (then heard no more until
+		 * reading resumes). */
 		if (!conn_peer_gone(c->w.fd)) {
 			c->rdhup_quiet = true;
 			update_interest(c);
@@ -515,7 +521,7 @@ static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
 	}
 	if (events & (EPOLLIN | EPOLLHUP) || vsock_gone) {
 		bool was_eof = c->eof;
-		if (!c->eof && !vsock_gone)
+		if (!c->eof)
 			read_input(c);
 		/* A full input buffer is not read from, so a hangup would never
 		 * show as end of input there: level-triggered, it would spin. */
@@ -530,7 +536,7 @@ static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
 	}
 	if (c->w.fd >= 0)
 		conn_pump(c);
-	if (vsock_gone && c->w.fd >= 0 && c->eof && !c->hung_up)
+	if (vsock_gone && c->w.fd >= 0 && !c->hung_up)
 		on_hangup(c);
 }
 

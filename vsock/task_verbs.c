@@ -1292,9 +1292,19 @@ static bool input_only_hangup(struct conn *c, bool may_keep)
 	return false;
 }
 
-/* After an attach the connection carries raw input: it ends with it. */
+/* After an attach the connection carries raw input: it ends with it. Its
+ * writer gone however it went (a socket error, a reset, a close while the
+ * agent's output to it was blocked), the task's stdin ends too, as a pipe's
+ * does: a task that reads to the end would otherwise wait for ever. */
 static void attach_release(struct conn *c)
 {
+	struct attach_op *at = c->op_state;
+	struct task *t = at->l.op.obs.task;
+
+	if (t && !at->stdin_closed) {
+		at->stdin_closed = true;
+		task_close_stdin(c->a, t);
+	}
 	c->closing = true;
 	c->in_len = 0;
 	task_op_release(c);

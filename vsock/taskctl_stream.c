@@ -421,7 +421,8 @@ static int on_output_closed(struct session *s, int *timeout)
 	side_call(s, "kill", args, 2);
 	s->closed_stage++;
 	s->closed_at = now_ms();
-	*timeout = CLOSED_GRACE_MS + 1;
+	if (*timeout < 0 || *timeout > CLOSED_GRACE_MS + 1)
+		*timeout = CLOSED_GRACE_MS + 1;
 	return 0;
 }
 

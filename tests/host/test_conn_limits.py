@@ -272,3 +272,71 @@ def test_too_long_line_behind_a_stream_is_answered_after_it(a):
     eq([(x.get("end"), x.get("error"), x.get("pong")) for x in rs],
        [(True, None, None), (None, "line_too_long", None), (None, None, True)],
        "end line, then the long line's error, then the next reply")
+
+
+def cpu_ticks(pid):
+    """User + system clock ticks a process has used (/proc/PID/stat)."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+
+
+@with_agent()
+def test_a_hung_up_input_only_peer_does_not_make_the_agent_spin(a):
+    """A hung-up input-only peer whose input the task has not read is kept
+    (its bytes are handed on later) without its hangup waking the loop for
+    ever: PID 1 stays idle meanwhile."""
+    r = a.request("run --name deaf --stdin pipe -- /bin/sleep 1000")
+    check(r.get("ok"), "run: %r" % r)
+    attach_and_hang_up(a, "deaf", "--input-only", size=320 << 10)
+    check(served_within(a, 20), "served after the hung-up peer")
+    pid = a.pid1()
+    t0 = cpu_ticks(pid)
+    time.sleep(2)
+    used = cpu_ticks(pid) - t0
+    # A spinning loop takes a whole CPU: ~200 ticks in 2 s.
+    check(used < 50, "PID 1 used %d clock ticks in 2 s while idle" % used)
+    eq(a.request("kill deaf KILL"), {"ok": True}, "kill")
+
+
+@with_agent()
+def test_a_half_closed_slow_reader_gets_every_reply_after_an_operation(a):
+    """Replies queued behind an operation for a client that half-closed and
+    reads slowly are all delivered: the hang-up probe's short timer does not
+    outlive the operation as an idle timeout."""
+    r = a.request("run --name big -- /bin/sh -c \"head -c 250000 /dev/zero | tr '\\\\0' a; "
+                  "echo; echo THE-END\"")
+    check(r.get("ok"), "run: %r" % r)
+    eq(a.request("wait big")["task"]["exit"]["status"], 0, "big ran")
+    check(a.request("run --name w -- /bin/sleep 0.5").get("ok"), "run w")
+    with a.connect(timeout=30) as s:
+        s.sendall(b"wait w\nlogs big\n")
+        s.shutdown(socket.SHUT_WR)
+        time.sleep(3)  # the agent's buffers fill meanwhile
+        data = read_all(s)
+    check(b"THE-END" in data, "the output's end came (%d bytes)" % len(data))
+    check(data.rstrip().endswith(b"}") and b'"end":true' in data.split(b"\n")[-2],
+          "the end line came: %r" % data[-120:])
+
+
+@with_agent()
+def test_an_attach_client_gone_while_its_output_is_blocked_ends_the_tasks_stdin(a):
+    """An attach client that sends a lot, never reads the echoed output and
+    closes: however the agent notices (here a send error), the task's stdin
+    ends, so a task that reads to the end finishes."""
+    r = a.request("run --name echoer --stdin pipe -- /bin/cat")
+    check(r.get("ok"), "run: %r" % r)
+    s = a.connect(timeout=30)
+    s.sendall(b"attach echoer\n")
+    s.setblocking(False)
+    sent = 0
+    deadline = time.monotonic() + 5
+    while sent < (1 << 20) and time.monotonic() < deadline:
+        try:
+            sent += s.send(b"x" * 65536)
+        except BlockingIOError:
+            time.sleep(0.01)
+    s.close()
+    with a.connect(timeout=30) as c:
+        c.sendall(b"wait echoer\n")
+        t = json.loads(readline(c))
+    eq(t["task"]["exit"]["status"], 0, "cat saw the end of its input and exited")

@@ -268,6 +268,8 @@ def test_a_child_subreaper_mounts_nothing():
     rc, rec, log = boot_and_exit(inner)
     eq(rc, 7, "outer exit status is the inner's main status")
     check("not PID 1: a child subreaper mounts nothing" in log, "inner mounts nothing:\n" + log)
+    check("a child subreaper makes task groups only under a task.cgroup it is given" in log,
+          "inner makes no task groups on the host's hierarchy")
     check("mount /run: already mounted, skipped" not in log, "no mount attempted")
     check("starting as a child subreaper" in log, "inner runs as subreaper")
     check(log.count("TASKINIT_EXIT") == 2, "both report their main task")

@@ -905,8 +905,15 @@ int tc_shell(struct tc *t, const struct tc_addr *debug)
 				rc = shell_end(debug, n < 0 ? errno : 0, input_ended);
 				break;
 			}
-			if (write_full(1, buf, (size_t)n) < 0)
+			/* Nowhere for the session's output to go: leave (the
+			 * shell is hung up), as death by SIGPIPE would. */
+			if (write_full(1, buf, (size_t)n) < 0) {
+				rc = errno == EPIPE
+					 ? TC_EXIT_SIGPIPE
+					 : tc_fail(TC_EXIT_LOCAL, "writing the session: %s",
+						   strerror(errno));
 				break;
+			}
 		}
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = read(0, buf, sizeof(buf));

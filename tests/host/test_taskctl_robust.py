@@ -222,6 +222,32 @@ def shell_against(handler, stdin_data, keep_stdin_open):
         fake.close()
 
 
+@test
+def test_taskctl_shell_with_stdout_closed_leaves_with_141():
+    """The session's output has nowhere to go: taskctl leaves (the guest
+    hangs the shell up) with 128 + SIGPIPE, not 0."""
+    def chatty(c):
+        try:
+            while True:
+                c.sendall(b"output\r\n")
+                time.sleep(0.01)
+        except OSError:
+            return  # taskctl left
+
+    work = tempfile.mkdtemp(prefix="taskctl-robust.")
+    fake = FakeServer(work, chatty)
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([TASKCTL, "shell", fake.addr], stdin=subprocess.PIPE, stdout=w,
+                           stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(w)
+        fake.close()
+    check(p.returncode >= 0, "killed by signal %d" % -p.returncode)
+    eq(p.returncode, 141, "128 + SIGPIPE: %r" % p.stderr)
+
+
 def prompt_then_reset(c):
     c.sendall(b"# ")
     reset_with_bytes_unread(c)

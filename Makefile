@@ -145,6 +145,7 @@ fuzz: deps $(FUZZERS)
 $(BUILD)/bench/spawn_loop $(BUILD)/bench/rt_client $(BUILD)/bench/rt_floor: $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(MUSL_CC) $(COMMON) -O2 -static $< -o $@
+$(BUILD)/bench/rt_client $(BUILD)/bench/rt_floor: tests/bench/rt_common.h
 
 bench: deps $(BUILD)/taskinit $(BENCHES) $(BUILD)/bench/spawn_loop $(BUILD)/bench/rt_client $(BUILD)/bench/rt_floor $(BENCH_BINS)
 	@for b in $(BENCHES); do $$b || exit 1; done

@@ -280,12 +280,12 @@ static void read_status_pipe(struct spawn_plan *p, int fd)
 		return;
 	for (;;) {
 		int n = poll(&pfd, 1, EXEC_STATUS_WAIT_MS);
-		if (n == 0) {
-			p->report_late = true;
-			return;
-		}
-		if (n > 0 || errno != EINTR)
+		if (n > 0)
 			break;
+		if (n < 0 && errno == EINTR)
+			continue;
+		p->report_late = true; /* never a read that could block */
+		return;
 	}
 	ssize_t got;
 	do

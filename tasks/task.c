@@ -609,7 +609,8 @@ static int make_ring(struct agent *a, size_t size, size_t meta, struct ringlog *
 
 	if (!ringlog_footprint(size))
 		return -EINVAL;
-	if (!budget_fits_without_evictable(a, size, meta))
+	/* Walked only when eviction looms, not on every run. */
+	if (!budget_fits(tt, size, meta) && !budget_fits_without_evictable(a, size, meta))
 		return -ENOSPC; /* evicting every exited task would not be enough */
 	while (!budget_fits(tt, size, meta)) {
 		struct task *victim = NULL;

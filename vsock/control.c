@@ -501,7 +501,6 @@ static void on_conn_event(struct agent *a, struct watch *w, uint32_t events)
 	struct conn *c = container_of(w, struct conn, w);
 	bool vsock_gone = false;
 
-	(void)a;
 	if (events & EPOLLERR) {
 		conn_close(c, "socket error");
 		return;

@@ -16,22 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/bench/rt_common.h"
+
 static char buf[65536];
 static size_t have;
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "rt_client: %s\n", what);
-	exit(1);
-}
 
 static void send_all(int fd, const char *s)
 {
@@ -139,12 +127,7 @@ int main(int argc, char **argv)
 		send_all(fd, req);
 		read_line(fd, line, sizeof(line));
 	}
-	printf("raw rt");
-	for (int i = 0; i < n; i++)
-		printf(" %.1f", rt[i]);
-	printf("\nraw piped");
-	for (int i = 0; i < n; i++)
-		printf(" %.1f", piped[i]);
-	printf("\n");
+	print_raw("rt", rt, n);
+	print_raw("piped", piped, n);
 	return 0;
 }

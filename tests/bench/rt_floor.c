@@ -26,25 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/bench/rt_common.h"
+
 struct child {
 	pid_t pid;
 	int open_pipes;
 	bool reaped, waiting;
 };
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "rt_floor: %s\n", what);
-	exit(1);
-}
 
 static void watch(int ep, int fd)
 {
@@ -226,12 +214,7 @@ int main(int argc, char **argv)
 	}
 	close(sv[0]);
 	waitpid(server, NULL, 0);
-	printf("raw rt");
-	for (int i = 0; i < n; i++)
-		printf(" %.1f", rt[i]);
-	printf("\nraw piped");
-	for (int i = 0; i < n; i++)
-		printf(" %.1f", piped[i]);
-	printf("\n");
+	print_raw("rt", rt, n);
+	print_raw("piped", piped, n);
 	return 0;
 }

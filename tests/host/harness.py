@@ -160,20 +160,26 @@ class Agent:
         AGENT_LOGS.append(self.log())
         subprocess.run(["rm", "-rf", self.work])
 
+    def cgroup_base(self):
+        """Where this agent's task groups are, seen from the host (None
+        without a cgroup2 hierarchy)."""
+        for line in open("/proc/self/mountinfo"):
+            parts = line.split()
+            if "cgroup2" in parts[parts.index("-") + 1:parts.index("-") + 2]:
+                return os.path.join(parts[4], "taskinit-test-" + os.path.basename(self.work))
+        return None
+
     def remove_cgroups(self):
         """An agent that was killed leaves its task groups behind on the
         host's cgroup2 hierarchy: kill what is left in them (the namespace's
         processes may still be dying) and remove them once empty."""
-        for line in open("/proc/self/mountinfo"):
-            parts = line.split()
-            if "cgroup2" in parts[parts.index("-") + 1:parts.index("-") + 2]:
-                base = os.path.join(parts[4], "taskinit-test-" + os.path.basename(self.work))
-                if os.path.isdir(base):
-                    groups = [os.path.join(base, d) for d in os.listdir(base)
-                              if os.path.isdir(os.path.join(base, d))]
-                    for g in groups:
-                        remove_group(g)
-                    remove_group(base)
+        base = self.cgroup_base()
+        if base and os.path.isdir(base):
+            groups = [os.path.join(base, d) for d in os.listdir(base)
+                      if os.path.isdir(os.path.join(base, d))]
+            for g in groups:
+                remove_group(g)
+            remove_group(base)
 
     def log(self):
         with open(self.out_path, "rb") as f:

@@ -421,6 +421,17 @@ def events(fs, what):
     return [e for e in fs.events if e[0] == what]
 
 
+def held_write(a, fs, name, data, old):
+    """A write of data over /io/h/NAME (first holding old) whose fsync the
+    FUSE server holds; the client's socket, once that fsync is waiting."""
+    fs.put(name, old)
+    fs.hold = True
+    s = a.connect()
+    s.sendall(write_req("/io/h/" + name, len(data)) + data)
+    fs.wait_for(lambda f: events(f, "fsync"), "the fsync")
+    return s
+
+
 def no_reply_yet(s):
     """Nothing to read on s at this moment (the reply cannot exist yet)."""
     s.setblocking(False)
@@ -562,11 +573,7 @@ def test_files_fsync_does_not_block_the_loop(a):
 def test_files_disconnect_during_fsync(a):
     fs = hold_fs(a)
     try:
-        fs.put("keep", b"original")
-        fs.hold = True
-        s = a.connect()
-        s.sendall(write_req("/io/h/keep", 1000) + b"n" * 1000)
-        fs.wait_for(lambda f: events(f, "fsync"), "the fsync")
+        s = held_write(a, fs, "keep", b"n" * 1000, b"original")
         s.close()
         a.wait_output("left during the fsync of /io/h/keep")
         ping_ok(a)
@@ -603,11 +610,7 @@ def test_files_disconnect_during_fsync(a):
 def test_files_shutdown_with_stuck_fsync(a):
     fs = hold_fs(a)
     try:
-        fs.put("t", b"old")
-        fs.hold = True
-        s = a.connect()
-        s.sendall(write_req("/io/h/t", 3) + b"new")
-        fs.wait_for(lambda f: events(f, "fsync"), "the fsync")
+        s = held_write(a, fs, "t", b"new", b"old")
         # A second write queued behind the held fsync (its job still in the
         # helper's pipe): nothing of it may be lost track of at exit.
         s2 = a.connect()
@@ -633,11 +636,7 @@ def test_files_shutdown_finishes_a_write_whose_fsync_returns_late(a):
     writing when / is remounted read-only (in a VM)."""
     fs = hold_fs(a)
     try:
-        fs.put("t", b"old")
-        fs.hold = True
-        s = a.connect()
-        s.sendall(write_req("/io/h/t", 3) + b"new")
-        fs.wait_for(lambda f: events(f, "fsync"), "the fsync")
+        s = held_write(a, fs, "t", b"new", b"old")
         eq(a.request("shutdown")["ok"], True, "shutdown accepted")
         # Logged just before the end of shutdown starts, which never goes
         # back to the loop: the fsync can only come back inside it.

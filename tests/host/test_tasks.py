@@ -525,6 +525,40 @@ def test_each_task_gets_its_own_cgroup(a):
     wait(a, "after")
 
 
+def wait_for_group(a, id_, timeout=20):
+    """Whether the group task-ID appears under the agent's base in time."""
+    path = os.path.join(a.cgroup_base(), "task-%d" % id_)
+    deadline = time.monotonic() + timeout
+    while not os.path.isdir(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@with_agent(keys=["task.ring_size=4096", "task.ring_budget=1M"])
+def test_the_next_tasks_cgroup_is_made_while_the_agent_is_idle(a):
+    if not a.cgroup_base() or not os.path.isdir(a.cgroup_base()):
+        check("cgroup: tasks in" not in a.log(), "no cgroup2 here, and the agent says so")
+        return
+    r = run(a, "--name first -- /bin/true")
+    wait(a, "first")
+    check(wait_for_group(a, r["id"] + 1), "the group of the next id is made ahead")
+    # A request that fails after it was given an id uses that id up: the
+    # spare moves on to the id after it.
+    bad = a.request("run --ring-size 1M -- /bin/true")
+    eq(bad.get("error"), "ring_budget", "fails after taking an id: %r" % bad)
+    check(wait_for_group(a, r["id"] + 2), "a spare for the id after the used-up one")
+    check(not os.path.isdir(os.path.join(a.cgroup_base(), "task-%d" % (r["id"] + 1))),
+          "the used-up id's group is removed")
+    r2 = run(a, "--name second -- /bin/cat /proc/self/cgroup")
+    eq(r2["id"], r["id"] + 2, "ids go on")
+    wait(a, "second")
+    recs, _, _ = framed_logs(a, "second")
+    check(stream_bytes(recs, "stdout").decode().rstrip().endswith("/task-%d" % r2["id"]),
+          "the task is in the group made for it")
+
+
 @with_agent()
 def test_ps_of_one_task_shows_its_whole_command_line(a):
     argv = ["/bin/true", "x" * 1000, "y" * 1000, "zzz"]

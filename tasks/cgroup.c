@@ -171,7 +171,7 @@ static int make_group(const struct cgroup_state *cg, uint64_t id, char *err, siz
 	return fd;
 }
 
-static void drop_spare(struct agent *a)
+void cg_drop_spare(struct agent *a)
 {
 	struct cgroup_state *cg = a->cgroup;
 
@@ -189,16 +189,11 @@ void cg_prepare(struct agent *a, uint64_t id)
 
 	if (!cg || (cg->spare_fd >= 0 && cg->spare_id == id))
 		return;
-	drop_spare(a);
+	cg_drop_spare(a);
 	cg->spare_fd = make_group(cg, id, err, sizeof(err));
 	cg->spare_id = id;
 	if (cg->spare_fd < 0)
 		log_msg(a, LL_DEBUG, "cgroup: %s", err);
-}
-
-void cg_drop_spare(struct agent *a)
-{
-	drop_spare(a);
 }
 
 int cg_create(struct agent *a, uint64_t id, const struct cg_limits *l, char *err, size_t errlen)
@@ -216,7 +211,7 @@ int cg_create(struct agent *a, uint64_t id, const struct cg_limits *l, char *err
 		fd = cg->spare_fd;
 		cg->spare_fd = -1;
 	} else {
-		drop_spare(a); /* made for an id a failed request used up */
+		cg_drop_spare(a); /* made for an id a failed request used up */
 		fd = make_group(cg, id, err, errlen);
 		if (fd < 0)
 			return -1;
